@@ -1,0 +1,189 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/berth-gitops/berth/compose"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+)
+
+// stackFlags select a stack folder and how to load it, for config, plan
+// and apply.
+type stackFlags struct {
+	project  string
+	env      string
+	envFiles []string
+	profiles []string
+}
+
+func (f *stackFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.project, "project-name", "p", "", "project name (default: name: in the file, or the folder's name)")
+	cmd.Flags().StringVar(&f.env, "env", "", "environment: apply compose.ENV.yaml and ENV.env")
+	cmd.Flags().StringArrayVar(&f.envFiles, "env-file", nil, "env file for interpolation, instead of the folder's .env (repeatable)")
+	cmd.Flags().StringArrayVar(&f.profiles, "profile", nil, "profile to enable (repeatable)")
+}
+
+func (f *stackFlags) load(cmd *cobra.Command, dir string) (*types.Project, error) {
+	p, err := compose.Load(cmd.Context(), compose.LoadOptions{
+		Dir: dir, ProjectName: f.project, Env: f.env, EnvFiles: f.envFiles, Profiles: f.profiles, OSEnv: true,
+	})
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	return p, nil
+}
+
+// connect opens the engine and refuses a stack that uses fields the
+// engine's API version would silently ignore.
+func connect(cmd *cobra.Command, p *types.Project) (*client.Client, error) {
+	c, err := compose.Connect(cmd.Context())
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	if err := compose.CheckEngineSupport(p, c.ClientVersion()); err != nil {
+		_ = c.Close()
+		return nil, &exitError{code: 2, err: fmt.Errorf("stack %s on this engine: %w", p.Name, err)}
+	}
+	return c, nil
+}
+
+// stackDiff is a loaded stack, the engine it runs on and the plan between.
+type stackDiff struct {
+	project *types.Project
+	engine  *client.Client
+	desired *compose.Desired
+	plan    compose.Plan
+}
+
+// diff loads the stack folder, connects to the engine and plans; every
+// failure here is exit 2: nothing was attempted.
+func (f *stackFlags) diff(cmd *cobra.Command, dir string) (*stackDiff, error) {
+	p, err := f.load(cmd, dir)
+	if err != nil {
+		return nil, err
+	}
+	c, err := connect(cmd, p)
+	if err != nil {
+		return nil, err
+	}
+	d, pl, err := compose.Diff(cmd.Context(), c, p)
+	if err != nil {
+		_ = c.Close()
+		return nil, &exitError{code: 2, err: err}
+	}
+	return &stackDiff{project: p, engine: c, desired: d, plan: pl}, nil
+}
+
+func newConfigCmd(g *globals) *cobra.Command {
+	var f stackFlags
+	var hash, showValues bool
+	cmd := &cobra.Command{
+		Use:   "config [flags] DIR",
+		Short: "Print a stack's fully resolved model, or its services' config hashes",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := f.load(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			if hash {
+				for _, name := range p.ServiceNames() {
+					h, err := compose.ServiceHash(p.Services[name])
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(g.stdout, "%s %s\n", name, h)
+				}
+				return nil
+			}
+			if !showValues {
+				p = compose.Masked(p)
+			}
+			out, err := p.MarshalYAML()
+			if err != nil {
+				return err
+			}
+			_, err = g.stdout.Write(out)
+			return err
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&hash, "hash", false, "print one `SERVICE HASH` line per service, like docker compose config --hash '*'")
+	cmd.Flags().BoolVar(&showValues, "show-values", false, "show environment values instead of masking them")
+	return cmd
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
+	var f stackFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "plan [flags] DIR",
+		Short: "Show what apply would change; exit 0 in sync, 1 changes pending, 2 error",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := f.diff(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer st.engine.Close()
+			pl := st.plan
+			if asJSON {
+				out, err := pl.JSON()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "%s\n", out)
+			} else {
+				fmt.Fprint(g.stdout, pl.String())
+			}
+			if !pl.InSync() {
+				return &exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON")
+	return cmd
+}
+
+func newApplyCmd(g *globals) *cobra.Command {
+	var f stackFlags
+	cmd := &cobra.Command{
+		Use:   "apply [flags] DIR",
+		Short: "Make the live stack equal to the folder's files",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := f.diff(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer st.engine.Close()
+			p, pl := st.project, st.plan
+			for _, w := range pl.Warnings {
+				g.logger.Warn(w, "stack", p.Name)
+			}
+			if pl.InSync() {
+				fmt.Fprintf(g.stdout, "project %s is in sync\n", p.Name)
+				return nil
+			}
+			start := time.Now()
+			err = compose.Apply(cmd.Context(), st.engine, p, st.desired, pl, compose.ApplyOptions{
+				Logger: g.logger.With("stack", p.Name),
+				Progress: func(op compose.Op) {
+					fmt.Fprintf(g.stdout, "%s\n", op.Describe())
+				},
+			})
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintf(g.stdout, "project %s applied: %d operation(s) in %.1fs\n", p.Name, len(pl.Ops), time.Since(start).Seconds())
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
