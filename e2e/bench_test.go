@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/e2e/testenv"
+)
+
+// twentyServices writes a 20-service stack: each service has a healthcheck,
+// an environment, a restart policy and a memory limit, half of them share a
+// named volume and all sit on a custom network.
+func twentyServices(b *testing.B) *stack {
+	b.Helper()
+	var y strings.Builder
+	y.WriteString("services:\n")
+	for i := 1; i <= 20; i++ {
+		fmt.Fprintf(&y, "  svc%02d:\n    image: berthtest/app:1.0\n    restart: unless-stopped\n    environment:\n      ROLE: svc%02d\n      GEN: \"0\"\n    networks: [backend]\n    mem_limit: 64m\n    healthcheck:\n      test: [\"CMD\", \"/app\", \"health\"]\n      interval: 2s\n", i, i)
+		if i%2 == 0 {
+			y.WriteString("    volumes: [data:/data]\n")
+		}
+	}
+	y.WriteString("volumes:\n  data: {}\nnetworks:\n  backend: {}\n")
+	cli := testenv.Engine(b)
+	testenv.BuildImages(b, cli, "berthtest/app:1.0")
+	project := "bench20"
+	testenv.Cleanup(b, cli, project)
+	dir := filepath.Join(b.TempDir(), project)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	s := &stack{t: b, cli: cli, dir: dir, project: project}
+	s.write("compose.yaml", y.String())
+	s.mustBerth(0, "apply")
+	return s
+}
+
+// BenchmarkPlanInSync20 is `berth plan`'s work in process on an in-sync
+// 20-service stack: load, observe, plan.
+func BenchmarkPlanInSync20(b *testing.B) {
+	s := twentyServices(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		p, err := compose.Load(ctx, compose.LoadOptions{Dir: s.dir, ProjectName: s.project})
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, pl, err := compose.Diff(ctx, s.cli, p)
+		if err != nil || !pl.InSync() {
+			b.Fatalf("plan: %v %s", err, pl)
+		}
+	}
+}
+
+// BenchmarkCLIPlanInSync20 against BenchmarkComposeUpInSync20: the whole
+// commands on the same in-sync stack (target ratio ≤ 0.2).
+func BenchmarkCLIPlanInSync20(b *testing.B) {
+	s := twentyServices(b)
+	for b.Loop() {
+		s.mustBerth(0, "plan")
+	}
+}
+
+func BenchmarkComposeUpInSync20(b *testing.B) {
+	s := twentyServices(b)
+	composeCLI(b)
+	s.compose("up", "-d")
+	for b.Loop() {
+		s.compose("up", "-d")
+	}
+}
+
+// BenchmarkCLIApplyOneChange20 against BenchmarkComposeUpOneChange20: one
+// service's environment changes, the command converges (target ≤ 1.0).
+func BenchmarkCLIApplyOneChange20(b *testing.B) {
+	s := twentyServices(b)
+	gen := 0
+	for b.Loop() {
+		b.StopTimer()
+		s.bumpGeneration(&gen)
+		b.StartTimer()
+		s.mustBerth(0, "apply")
+	}
+}
+
+func BenchmarkComposeUpOneChange20(b *testing.B) {
+	s := twentyServices(b)
+	composeCLI(b)
+	s.compose("up", "-d")
+	gen := 0
+	for b.Loop() {
+		b.StopTimer()
+		s.bumpGeneration(&gen)
+		b.StartTimer()
+		s.compose("up", "-d")
+	}
+}
+
+// bumpGeneration changes svc07's GEN variable, so one service differs.
+func (s *stack) bumpGeneration(gen *int) {
+	s.edit("compose.yaml", fmt.Sprintf("ROLE: svc07\n      GEN: \"%d\"", *gen), fmt.Sprintf("ROLE: svc07\n      GEN: \"%d\"", *gen+1))
+	*gen++
+}
