@@ -237,8 +237,12 @@ func (a *applier) createContainer(ctx context.Context, op Op, name string) (stri
 	if err := a.waitDependencies(ctx, svc); err != nil {
 		return "", err
 	}
+	hash, err := a.hashWithRefs(ctx, ds, svc)
+	if err != nil {
+		return "", err
+	}
 	labels := map[string]string{
-		LabelConfigHash:      ds.Hash,
+		LabelConfigHash:      hash,
 		LabelContainerNumber: strconv.Itoa(op.Number),
 		LabelImage:           a.images[svc.Image],
 		LabelDependsOn:       dependsOnLabel(svc),
@@ -266,6 +270,23 @@ func (a *applier) createContainer(ctx context.Context, op Op, name string) (stri
 		}
 	}
 	return res.ID, nil
+}
+
+// hashWithRefs is the config hash of a service whose references to other
+// services' containers are resolved to their IDs now.
+func (a *applier) hashWithRefs(ctx context.Context, ds DesiredService, svc types.ServiceConfig) (string, error) {
+	if len(ds.Refs) == 0 {
+		return ds.Hash, nil
+	}
+	ids := map[string]string{}
+	for _, ref := range ds.Refs {
+		id, err := a.containerFor(ctx)(ref)
+		if err != nil {
+			return "", err
+		}
+		ids[ref] = id
+	}
+	return ServiceHash(withContainerRefs(svc, ids))
 }
 
 // create creates and starts a missing container; one that does not start
@@ -377,14 +398,16 @@ func (a *applier) remove(ctx context.Context, id, service string) error {
 	return err
 }
 
-// containerFor resolves "service:X" to a running container of X.
+// containerFor resolves "service:X" to X's lowest-numbered container, as
+// compose does.
 func (a *applier) containerFor(ctx context.Context) func(string) (string, error) {
 	return func(service string) (string, error) {
 		items, err := a.serviceContainers(ctx, service)
 		if err != nil {
 			return "", err
 		}
-		sort.Slice(items, func(i, j int) bool { return items[i].Created > items[j].Created })
+		number := func(c container.Summary) int { n, _ := strconv.Atoi(c.Labels[LabelContainerNumber]); return n }
+		sort.Slice(items, func(i, j int) bool { return number(items[i]) < number(items[j]) })
 		for _, c := range items {
 			if c.Labels[LabelOneoff] != "True" {
 				return c.ID, nil

@@ -38,10 +38,13 @@ type DesiredService struct {
 	Networks []string
 	// Volumes are the engine names of the named volumes it mounts.
 	Volumes []string
-	// SharesWith is the service whose network namespace it joins
-	// (network_mode: service:X); it must be recreated with that service.
-	SharesWith string
-	DependsOn  []string
+	// Refs are the services whose containers this one points at
+	// (network_mode/ipc/pid service:X, volumes_from); it is recreated with
+	// them, and its Hash is only final once their container IDs are known.
+	Refs []string
+	// Config is the service as loaded, kept for services with Refs.
+	Config    *types.ServiceConfig
+	DependsOn []string
 }
 
 // DesiredResource is a network or volume of the project.
@@ -106,8 +109,9 @@ func desiredService(p *types.Project, s types.ServiceConfig) (DesiredService, er
 		ContainerName: s.ContainerName,
 		DependsOn:     sortedKeys(s.DependsOn),
 	}
-	if strings.HasPrefix(s.NetworkMode, types.ServicePrefix) {
-		ds.SharesWith = strings.TrimPrefix(s.NetworkMode, types.ServicePrefix)
+	if ds.Refs = serviceRefs(s); len(ds.Refs) > 0 {
+		cfg := s
+		ds.Config = &cfg
 	}
 	if s.NetworkMode == "" {
 		for _, key := range sortedKeys(s.Networks) {
@@ -220,9 +224,7 @@ func dependencyOrder(p *types.Project) ([]string, error) {
 		for d := range s.DependsOn {
 			deps[name] = append(deps[name], d)
 		}
-		if strings.HasPrefix(s.NetworkMode, types.ServicePrefix) {
-			deps[name] = append(deps[name], strings.TrimPrefix(s.NetworkMode, types.ServicePrefix))
-		}
+		deps[name] = append(deps[name], serviceRefs(s)...)
 	}
 	var order []string
 	state := map[string]int{} // 1 visiting, 2 done

@@ -131,38 +131,6 @@ func assertHash(t *testing.T, cli, name string, s types.ServiceConfig, want stri
 	}
 }
 
-// withContainerRefs does to s what compose does just before it hashes a
-// service at create: a reference to another service becomes the ID of that
-// service's first container. volumes_from loses its access mode on the way,
-// as it does in compose.
-func withContainerRefs(s types.ServiceConfig, ids map[string]string) types.ServiceConfig {
-	ref := func(v string) string {
-		if dep, ok := strings.CutPrefix(v, types.ServicePrefix); ok && ids[dep] != "" {
-			return types.ContainerPrefix + ids[dep]
-		}
-		return v
-	}
-	s.NetworkMode = ref(s.NetworkMode)
-	s.Ipc = ref(s.Ipc)
-	s.Pid = ref(s.Pid)
-	if len(s.VolumesFrom) > 0 {
-		from := make([]string, len(s.VolumesFrom))
-		for i, v := range s.VolumesFrom {
-			parts := strings.Split(v, ":")
-			switch {
-			case parts[0] == "container" && len(parts) > 1:
-				from[i] = parts[1]
-			case ids[parts[0]] != "":
-				from[i] = ids[parts[0]]
-			default:
-				from[i] = v
-			}
-		}
-		s.VolumesFrom = from
-	}
-	return s
-}
-
 // hashCases lists the corpus folders.
 func hashCases(t *testing.T) []string {
 	t.Helper()

@@ -37,7 +37,14 @@ func BuildPlan(d *Desired, live *Live) (Plan, error) {
 	}
 	recreated := map[string]bool{}
 	for _, s := range d.Services {
-		ops := planService(d, s, live, recreated[s.SharesWith])
+		peer := ""
+		for _, r := range s.Refs {
+			if recreated[r] {
+				peer = r
+				break
+			}
+		}
+		ops := planService(d, s, live, peer)
 		for _, op := range ops {
 			if op.Kind == OpRecreate || op.Kind == OpCreate {
 				recreated[s.Name] = true
@@ -95,7 +102,7 @@ func planResources(d *Desired, live *Live, pl *Plan) error {
 }
 
 // planService compares a service's containers with what it wants.
-func planService(d *Desired, s DesiredService, live *Live, peerRecreated bool) []Op {
+func planService(d *Desired, s DesiredService, live *Live, peerRecreated string) []Op {
 	var ops []Op
 	byNumber := map[int]LiveContainer{}
 	var extra []LiveContainer
@@ -140,8 +147,11 @@ func planService(d *Desired, s DesiredService, live *Live, peerRecreated bool) [
 }
 
 // recreateCause says why a container must be replaced, or "" when it need not.
-func recreateCause(s DesiredService, c LiveContainer, live *Live, peerRecreated bool) string {
-	if c.Hash != s.Hash {
+func recreateCause(s DesiredService, c LiveContainer, live *Live, peerRecreated string) string {
+	if peerRecreated != "" {
+		return fmt.Sprintf("uses a container of %s, which is recreated", peerRecreated)
+	}
+	if c.Hash != liveHash(s, live) {
 		return configCause(s, c)
 	}
 	if id := live.Images[s.Image]; id != "" && c.ImageID != "" && c.ImageID != id {
@@ -160,9 +170,6 @@ func recreateCause(s DesiredService, c LiveContainer, live *Live, peerRecreated 
 		if _, ok := live.Volumes[v]; !ok {
 			return fmt.Sprintf("volume %s missing", v)
 		}
-	}
-	if peerRecreated {
-		return fmt.Sprintf("service %s recreated (shares its network)", s.SharesWith)
 	}
 	return ""
 }
@@ -200,4 +207,33 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// liveHash is the config hash a service's containers should carry now: for a
+// service that points at other services' containers, compose hashes it with
+// their current container IDs in place of the service names.
+func liveHash(s DesiredService, live *Live) string {
+	if len(s.Refs) == 0 || s.Config == nil {
+		return s.Hash
+	}
+	h, err := ServiceHash(withContainerRefs(*s.Config, live.firstContainers(s.Refs)))
+	if err != nil {
+		return s.Hash
+	}
+	return h
+}
+
+// firstContainers maps each service to the ID of its lowest-numbered
+// container, the one compose resolves a service reference to.
+func (l *Live) firstContainers(services []string) map[string]string {
+	ids := map[string]string{}
+	best := map[string]int{}
+	for _, svc := range services {
+		for _, c := range l.Containers {
+			if c.Service == svc && (ids[svc] == "" || c.Number < best[svc]) {
+				ids[svc], best[svc] = c.ID, c.Number
+			}
+		}
+	}
+	return ids
 }

@@ -103,7 +103,7 @@ func TestPlanRefusesForeignNetwork(t *testing.T) {
 
 func TestPlanSharedNetworkNamespaceFollows(t *testing.T) {
 	d, l := fixture()
-	d.Services = append(d.Services, DesiredService{Name: "sidecar", Image: "postgres:16.2", Replicas: 1, Hash: "h-s", SharesWith: "web"})
+	d.Services = append(d.Services, DesiredService{Name: "sidecar", Image: "postgres:16.2", Replicas: 1, Hash: "h-s", Refs: []string{"web"}})
 	l.Containers = append(l.Containers, LiveContainer{ID: "c-side", Name: "shop-sidecar-1", Service: "sidecar", Number: 1, Image: "postgres:16.2", ImageID: "sha256:aaaa", State: "running", Hash: "h-s"})
 	d.Services[1].Hash = "h-web-new"
 	pl, err := BuildPlan(d, l)

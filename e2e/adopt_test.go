@@ -21,6 +21,12 @@ func TestAdoptComposeStack(t *testing.T) {
 	}
 	hashes := s.mustBerth(0, "config", "--hash")
 	for _, c := range s.containers() {
+		if c.Service == "sidecar" {
+			// Its label hash holds web's container ID (network_mode:
+			// service:web), which no offline command can know; the plan
+			// above proved berth computes it as compose does.
+			continue
+		}
 		if !strings.Contains(hashes, c.Service+" "+c.Labels["com.docker.compose.config-hash"]) {
 			t.Errorf("berth config --hash does not match %s's label:\n%s", c.Name, hashes)
 		}
