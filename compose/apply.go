@@ -41,6 +41,7 @@ type ApplyOptions struct {
 	Progress func(Op)
 	// Settle is how long a started container must keep running before it
 	// counts as started; a container that exits within it fails the apply.
+	// Zero checks once, right after the start.
 	Settle time.Duration
 	// DependencyTimeout bounds the wait for a depends_on condition.
 	DependencyTimeout time.Duration
@@ -75,9 +76,6 @@ func (op Op) target() string {
 func Apply(ctx context.Context, e Engine, p *types.Project, d *Desired, pl Plan, o ApplyOptions) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Settle == 0 {
-		o.Settle = time.Second
 	}
 	if o.DependencyTimeout == 0 {
 		o.DependencyTimeout = 5 * time.Minute
@@ -369,10 +367,12 @@ func (a *applier) start(ctx context.Context, op Op, id string) error {
 	if _, err := a.e.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return err
 	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(a.o.Settle):
+	if a.o.Settle > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(a.o.Settle):
+		}
 	}
 	res, err := a.e.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {

@@ -90,6 +90,19 @@ func BenchmarkCLIApplyOneChange20(b *testing.B) {
 	}
 }
 
+// BenchmarkCLIApplyOneChange20NoSettle is the like-for-like comparison with
+// `docker compose up -d`, which does not watch a started container at all.
+func BenchmarkCLIApplyOneChange20NoSettle(b *testing.B) {
+	s := twentyServices(b)
+	gen := 0
+	for b.Loop() {
+		b.StopTimer()
+		s.bumpGeneration(&gen)
+		b.StartTimer()
+		s.mustBerth(0, "apply", "--settle", "0")
+	}
+}
+
 func BenchmarkComposeUpOneChange20(b *testing.B) {
 	s := twentyServices(b)
 	composeCLI(b)

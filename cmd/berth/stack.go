@@ -152,6 +152,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 
 func newApplyCmd(g *globals) *cobra.Command {
 	var f stackFlags
+	var settle time.Duration
 	cmd := &cobra.Command{
 		Use:   "apply [flags] DIR",
 		Short: "Make the live stack equal to the folder's files",
@@ -171,8 +172,12 @@ func newApplyCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			start := time.Now()
+			if settle < 0 {
+				return &exitError{code: 2, err: fmt.Errorf("--settle: %s is negative", settle)}
+			}
 			err = compose.Apply(cmd.Context(), st.engine, p, st.desired, pl, compose.ApplyOptions{
 				Logger: g.logger.With("stack", p.Name),
+				Settle: settle,
 				Progress: func(op compose.Op) {
 					fmt.Fprintf(g.stdout, "%s\n", op.Describe())
 				},
@@ -185,5 +190,6 @@ func newApplyCmd(g *globals) *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().DurationVar(&settle, "settle", time.Second, "how long a started container must keep running to count as started (0: only check it is running)")
 	return cmd
 }
