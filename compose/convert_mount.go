@@ -197,12 +197,7 @@ func VolumeCreateOptions(p *types.Project, key string) (client.VolumeCreateOptio
 	if v.External {
 		return client.VolumeCreateOptions{}, fmt.Errorf("volume %q is external: berth does not create it", key)
 	}
-	hashed := v
-	if hashed.Driver == "" {
-		// compose hashes an unset driver as "local".
-		hashed.Driver = "local"
-	}
-	hash, err := configHash(hashed)
+	hash, err := VolumeHash(v)
 	if err != nil {
 		return client.VolumeCreateOptions{}, fmt.Errorf("volume %q: %w", key, err)
 	}

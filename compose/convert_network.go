@@ -214,7 +214,7 @@ func NetworkCreateOptions(p *types.Project, key string) (client.NetworkCreateOpt
 	if n.External {
 		return client.NetworkCreateOptions{}, fmt.Errorf("network %q is external: berth does not create it", key)
 	}
-	hash, err := configHash(n)
+	hash, err := NetworkHash(n)
 	if err != nil {
 		return client.NetworkCreateOptions{}, fmt.Errorf("network %q: %w", key, err)
 	}

@@ -71,7 +71,7 @@ func NewDesired(p *types.Project) (*Desired, error) {
 	}
 	for _, key := range sortedKeys(p.Networks) {
 		n := p.Networks[key]
-		h, err := hashJSON(n)
+		h, err := NetworkHash(n)
 		if err != nil {
 			return nil, err
 		}
@@ -79,10 +79,7 @@ func NewDesired(p *types.Project) (*Desired, error) {
 	}
 	for _, key := range sortedKeys(p.Volumes) {
 		v := p.Volumes[key]
-		if v.Driver == "" {
-			v.Driver = "local" // compose hashes the default driver by name
-		}
-		h, err := hashJSON(v)
+		h, err := VolumeHash(v)
 		if err != nil {
 			return nil, err
 		}
@@ -204,15 +201,6 @@ func changedFields(want, have map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func hashJSON(v any) (string, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:]), nil
 }
 
 // dependencyOrder sorts services so that each comes after what it depends

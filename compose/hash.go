@@ -50,3 +50,18 @@ func ServiceHash(s types.ServiceConfig) (string, error) {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
 }
+
+// NetworkHash is the config hash compose puts on a network it creates: a
+// network whose definition no longer matches it has diverged.
+func NetworkHash(n types.NetworkConfig) (string, error) {
+	return configHash(n)
+}
+
+// VolumeHash is the config hash compose puts on a volume it creates; an
+// unset driver is hashed by its name, "local", as compose does.
+func VolumeHash(v types.VolumeConfig) (string, error) {
+	if v.Driver == "" {
+		v.Driver = "local"
+	}
+	return configHash(v)
+}
