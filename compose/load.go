@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -40,11 +41,21 @@ type LoadOptions struct {
 // LoadError is a stack that could not be loaded: a bad file, a missing
 // variable, a field berth does not support. A person must fix the input.
 type LoadError struct {
-	Dir string
-	Err error
+	Dir   string
+	Files []string // the compose files read, when known
+	Err   error
 }
 
-func (e *LoadError) Error() string { return fmt.Sprintf("load stack %s: %v", e.Dir, e.Err) }
+func (e *LoadError) Error() string {
+	if len(e.Files) == 0 {
+		return fmt.Sprintf("load stack %s: %v", e.Dir, e.Err)
+	}
+	names := make([]string, len(e.Files))
+	for i, f := range e.Files {
+		names[i] = filepath.Base(f)
+	}
+	return fmt.Sprintf("load stack %s (%s): %v", e.Dir, strings.Join(names, ", "), e.Err)
+}
 func (e *LoadError) Unwrap() error { return e.Err }
 
 // IsLoadError reports whether err is a problem with the stack's files.
@@ -60,7 +71,8 @@ func IsLoadError(err error) bool {
 func Load(ctx context.Context, o LoadOptions) (*types.Project, error) {
 	p, err := load(ctx, o)
 	if err != nil {
-		return nil, &LoadError{Dir: o.Dir, Err: err}
+		files, _ := ConfigFiles(o.Dir, o.Env)
+		return nil, &LoadError{Dir: o.Dir, Files: files, Err: err}
 	}
 	return p, nil
 }
