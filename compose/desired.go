@@ -144,13 +144,7 @@ func replicas(s types.ServiceConfig) int {
 // hash covers. Equal maps mean equal services; differing keys name what
 // changed.
 func fieldHashes(s types.ServiceConfig) (map[string]string, error) {
-	s.Build, s.PullPolicy, s.Scale, s.DependsOn, s.Profiles = nil, "", nil, nil, nil
-	if s.Deploy != nil {
-		d := *s.Deploy
-		d.Replicas = nil
-		s.Deploy = &d
-	}
-	raw, err := json.Marshal(s)
+	raw, err := json.Marshal(hashedForm(s))
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,16 @@ import (
 // (network_mode, ipc, pid "service:X", volumes_from) replaced by that
 // container's ID.
 func ServiceHash(s types.ServiceConfig) (string, error) {
+	b, err := json.Marshal(hashedForm(s))
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// hashedForm is s with the fields cleared that the config hash leaves out.
+func hashedForm(s types.ServiceConfig) types.ServiceConfig {
 	s.Build = nil
 	s.PullPolicy = ""
 	s.Scale = nil
@@ -43,12 +53,7 @@ func ServiceHash(s types.ServiceConfig) (string, error) {
 	}
 	s.DependsOn = nil
 	s.Profiles = nil
-	b, err := json.Marshal(s)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	return s
 }
 
 // NetworkHash is the config hash compose puts on a network it creates: a

@@ -42,6 +42,7 @@ func TestExitCodes(t *testing.T) {
 		{args: []string{"config", bad}, code: 2, stderr: "colour"},
 		{args: []string{"apply", bad}, code: 2, stderr: "(compose.yaml)"},
 		{args: []string{"config", filepath.Join(dir, "missing")}, code: 2, stderr: "no compose file"},
+		{args: []string{"apply", "--settle", "-1s", good}, code: 2, stderr: "--settle: -1s is negative"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

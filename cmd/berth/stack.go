@@ -158,6 +158,9 @@ func newApplyCmd(g *globals) *cobra.Command {
 		Short: "Make the live stack equal to the folder's files",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if settle < 0 {
+				return &exitError{code: 2, err: fmt.Errorf("--settle: %s is negative", settle)}
+			}
 			st, err := f.diff(cmd, args[0])
 			if err != nil {
 				return err
@@ -172,9 +175,6 @@ func newApplyCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			start := time.Now()
-			if settle < 0 {
-				return &exitError{code: 2, err: fmt.Errorf("--settle: %s is negative", settle)}
-			}
 			err = compose.Apply(cmd.Context(), st.engine, p, st.desired, pl, compose.ApplyOptions{
 				Logger: g.logger.With("stack", p.Name),
 				Settle: settle,
