@@ -1,0 +1,90 @@
+// Package gitsource follows a Git repository with go-git: it clones once
+// into a directory, fetches incrementally, resolves the followed ref to a
+// commit, reads a commit's files without a working copy, lists the paths
+// changed between two commits and can verify commit signatures.
+//
+// It knows nothing of compose or Docker.
+package gitsource
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options say what to follow and how to reach it.
+type Options struct {
+	// URL is the remote: https://, http://, ssh://, user@host:path, file://
+	// or a local path. Credentials embedded in it are used but never
+	// logged or returned in errors.
+	URL string
+	// Dir is where the local (bare) clone lives. Open clones into it when
+	// it is empty or missing and reuses it otherwise.
+	Dir string
+	// Exactly one of Branch, Tag and Commit is set; Branch "main" when none is.
+	Branch string
+	Tag    string
+	Commit string
+	// Depth > 0 makes a shallow clone and shallow fetches.
+	Depth int
+	Auth  Auth
+	// Verify, when set, refuses commits that are not signed by a trusted key.
+	Verify *Verifier
+	Logger *slog.Logger
+}
+
+// Auth holds credentials. Zero value: none.
+type Auth struct {
+	// HTTP(S): a token (sent as the password of basic auth, user "git" unless
+	// Username is set) or a user and password.
+	Username string
+	Password string
+	Token    string
+	// SSH: a private key (PEM/OpenSSH), its passphrase, and the known_hosts
+	// file that the server's host key must be in (strict).
+	SSHKeyFile     string
+	SSHKeyPassword string
+	KnownHostsFile string
+}
+
+// Commit is a commit's metadata.
+type Commit struct {
+	Hash    string    `json:"hash"`
+	Author  string    `json:"author"`
+	Email   string    `json:"email"`   // the author's
+	Message string    `json:"message"` // without the trailing newline
+	Time    time.Time `json:"time"`    // the committer date
+}
+
+// Short is the first 12 characters of the hash.
+func (c Commit) Short() string {
+	if len(c.Hash) > 12 {
+		return c.Hash[:12]
+	}
+	return c.Hash
+}
+
+// The implementation provides, on *Repo:
+//
+//	func Open(ctx context.Context, o Options) (*Repo, error)            // clone or reuse Dir, then fetch; on a fetch error the Repo comes back too
+//	func (r *Repo) Fetch(ctx context.Context) (Commit, error)           // fetch; resolve the followed ref; warn on force-push
+//	func (r *Repo) Head() (Commit, error)                               // the followed ref's commit as last fetched, no network
+//	func (r *Repo) Commit(hash string) (Commit, error)
+//	func (r *Repo) Dirs(hash, dir string) ([]string, error)             // names of the sub-folders of dir at a commit
+//	func (r *Repo) ReadFile(hash, path string) ([]byte, error)          // fs.ErrNotExist when absent
+//	func (r *Repo) Export(hash, dir, dest string) error                 // make dest hold exactly dir's files at hash (in place; modes kept)
+//	func (r *Repo) Changed(from, to string) ([]string, error)           // paths changed between two commits
+//	func (r *Repo) VerifyCommit(hash string) error                      // nil when no Verifier is set
+//	func (r *Repo) Resolve(rev string) (Commit, error)                  // a full or short hash, branch, tag, HEAD, HEAD~1
+//	func OpenLocal(path string) (*Repo, error)                          // an existing repo (work tree or bare) with no remote fetching
+//	func Redact(url string) string                                      // the URL without credentials
+//
+// Errors to test with errors.Is: ErrAuth, ErrHostKey, ErrRefNotFound,
+// ErrUntrusted (a *VerifyError), ErrReadOnly; see errors.go.
+
+// Verifier checks commit signatures against trusted keys. Only OpenPGP
+// signatures can be verified: go-git v5 has no SSH signature verification,
+// so a commit signed with an SSH key (gpg.format=ssh) is refused.
+type Verifier struct {
+	// ArmoredKeyRing holds the trusted OpenPGP public keys, ASCII-armored.
+	ArmoredKeyRing string
+}

@@ -1,0 +1,282 @@
+package gitsource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// Head returns the followed ref's commit as last fetched (for OpenLocal,
+// HEAD), without using the network. It does not wait for a fetch in flight.
+func (r *Repo) Head() (Commit, error) {
+	if !r.local {
+		if c, ok := r.cachedHead(); ok {
+			return c, nil
+		}
+		return Commit{}, fmt.Errorf("%s: no commit fetched yet", r.where)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h, err := r.headHash()
+	if err != nil {
+		return Commit{}, fmt.Errorf("%s: HEAD: %w", r.where, err)
+	}
+	c, err := object.GetCommit(r.git.Storer, h)
+	if err != nil {
+		return Commit{}, fmt.Errorf("%s: HEAD: %w", r.where, err)
+	}
+	return toCommit(c), nil
+}
+
+func (r *Repo) headHash() (plumbing.Hash, error) {
+	ref, err := r.git.Reference(plumbing.HEAD, true)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	c, err := r.peel(ref.Hash())
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return c.Hash, nil
+}
+
+// peel follows annotated tags down to the commit.
+func (r *Repo) peel(h plumbing.Hash) (*object.Commit, error) {
+	for range 10 {
+		obj, err := r.git.Object(plumbing.AnyObject, h)
+		if err != nil {
+			return nil, err
+		}
+		switch o := obj.(type) {
+		case *object.Commit:
+			return o, nil
+		case *object.Tag:
+			h = o.Target
+		default:
+			return nil, fmt.Errorf("%s is a %s, not a commit", h, obj.Type())
+		}
+	}
+	return nil, fmt.Errorf("%s: too many nested tags", h)
+}
+
+// Commit returns the metadata of a commit (any revision Resolve accepts).
+func (r *Repo) Commit(hash string) (Commit, error) {
+	return r.Resolve(hash)
+}
+
+// Resolve accepts a full or short hash, a branch, a tag, HEAD or any
+// revision go-git parses (HEAD~2, main^) and returns its commit.
+func (r *Repo) Resolve(rev string) (Commit, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, err := r.commit(rev)
+	if err != nil {
+		return Commit{}, err
+	}
+	return toCommit(c), nil
+}
+
+func (r *Repo) commit(rev string) (*object.Commit, error) {
+	if rev == "" {
+		return nil, errors.New("empty revision")
+	}
+	h, err := r.git.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return nil, fmt.Errorf("revision %q %w in %s", rev, ErrRefNotFound, r.where)
+	}
+	return r.peel(*h)
+}
+
+func toCommit(c *object.Commit) Commit {
+	return Commit{
+		Hash:    c.Hash.String(),
+		Author:  c.Author.Name,
+		Email:   c.Author.Email,
+		Message: strings.TrimRight(c.Message, "\n"),
+		Time:    c.Committer.When,
+	}
+}
+
+// cleanDir turns a slash path relative to the tree root into the form
+// go-git wants: "" for the root, no leading "./" or "/", and no way out.
+func cleanDir(p string) (string, error) {
+	c := path.Clean(strings.TrimLeft(p, "/"))
+	switch {
+	case c == ".":
+		return "", nil
+	case c == ".." || strings.HasPrefix(c, "../"):
+		return "", fmt.Errorf("path %q leaves the repository", p)
+	}
+	return c, nil
+}
+
+// tree returns the tree of dir at rev; fs.ErrNotExist when dir is absent.
+func (r *Repo) tree(rev, dir string) (*object.Tree, *object.Commit, error) {
+	c, err := r.commit(rev)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := c.Tree()
+	if err != nil {
+		return nil, nil, fmt.Errorf("commit %s: %w", short(c.Hash), err)
+	}
+	d, err := cleanDir(dir)
+	if err != nil || d == "" {
+		return t, c, err
+	}
+	sub, err := t.Tree(d)
+	if errors.Is(err, object.ErrDirectoryNotFound) {
+		return nil, c, fmt.Errorf("%s at %s: %w", d, short(c.Hash), fs.ErrNotExist)
+	}
+	if err != nil {
+		return nil, c, fmt.Errorf("%s at %s: %w", d, short(c.Hash), err)
+	}
+	return sub, c, nil
+}
+
+func short(h plumbing.Hash) string { return h.String()[:12] }
+
+// Dirs returns the names of the folders directly inside dir at a commit,
+// sorted; none when dir does not exist there.
+func (r *Repo) Dirs(hash, dir string) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, _, err := r.tree(hash, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return []string{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	names := []string{}
+	for _, e := range t.Entries {
+		if e.Mode == filemode.Dir {
+			names = append(names, e.Name)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// ReadFile returns a file's content at a commit. A symlink is followed when
+// its target stays inside the repository. An absent file (or a folder)
+// gives an error that is fs.ErrNotExist.
+func (r *Repo) ReadFile(hash, name string) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, c, err := r.tree(hash, "")
+	if err != nil {
+		return nil, err
+	}
+	p, err := cleanDir(name)
+	if err != nil {
+		return nil, err
+	}
+	b, err := readBlob(r.git.Storer, t, p)
+	if err != nil {
+		return nil, fmt.Errorf("read %s at %s: %w", name, short(c.Hash), err)
+	}
+	return b, nil
+}
+
+func readBlob(s storer.EncodedObjectStorer, t *object.Tree, p string) ([]byte, error) {
+	for range 40 {
+		e, err := t.FindEntry(p)
+		if err != nil || !e.Mode.IsFile() {
+			return nil, fs.ErrNotExist
+		}
+		b, err := blobBytes(s, e.Hash)
+		if err != nil || e.Mode != filemode.Symlink {
+			return b, err
+		}
+		target := string(b)
+		if path.IsAbs(target) {
+			return nil, fmt.Errorf("symlink to %s leaves the repository: %w", target, fs.ErrNotExist)
+		}
+		p = path.Join(path.Dir(p), target)
+		if p == ".." || strings.HasPrefix(p, "../") {
+			return nil, fmt.Errorf("symlink to %s leaves the repository: %w", target, fs.ErrNotExist)
+		}
+	}
+	return nil, errors.New("too many levels of symbolic links")
+}
+
+func blobBytes(s storer.EncodedObjectStorer, h plumbing.Hash) ([]byte, error) {
+	blob, err := object.GetBlob(s, h)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := blob.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
+
+// Changed returns the sorted paths that differ between two commits: added,
+// deleted, modified (content or mode), and both sides of a rename. With
+// from == "" it returns every path in to.
+func (r *Repo) Changed(from, to string) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	toTree, _, err := r.tree(to, "")
+	if err != nil {
+		return nil, err
+	}
+	if from == "" {
+		return allPaths(toTree)
+	}
+	fromTree, _, err := r.tree(from, "")
+	if err != nil {
+		return nil, err
+	}
+	changes, err := object.DiffTreeWithOptions(context.Background(), fromTree, toTree, nil)
+	if err != nil {
+		return nil, fmt.Errorf("diff %s..%s: %w", from, to, err)
+	}
+	set := map[string]bool{}
+	for _, ch := range changes {
+		for _, n := range []string{ch.From.Name, ch.To.Name} {
+			if n != "" {
+				set[n] = true
+			}
+		}
+	}
+	paths := make([]string, 0, len(set))
+	for p := range set {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
+
+func allPaths(t *object.Tree) ([]string, error) {
+	w := object.NewTreeWalker(t, true, nil)
+	defer w.Close()
+	paths := []string{}
+	for {
+		name, e, err := w.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if e.Mode != filemode.Dir {
+			paths = append(paths, name)
+		}
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
