@@ -1,0 +1,119 @@
+package config
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func TestResolvePrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "berth.yaml")
+	writeFile(t, file, "repo: https://file.example/infra.git\nbranch: release\npoll: 5m\nshallow: true\nsettle: 3s\ndata_dir: data\n")
+	other := filepath.Join(dir, "other.yaml")
+	writeFile(t, other, "repo: https://other.example/infra.git\n")
+	base := map[string]string{"BERTH_CONFIG": file}
+
+	for _, tc := range []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		check func(c Config) bool
+		err   string
+	}{
+		{name: "file over default", check: func(c Config) bool {
+			return c.Repo == "https://file.example/infra.git" && c.Branch == "release" && c.Poll == "5m" &&
+				c.Shallow && c.Settle.Duration == 3*time.Second && c.Drift == "correct"
+		}},
+		{name: "file paths from the file's folder", check: func(c Config) bool { return c.DataDir == filepath.Join(dir, "data") }},
+		{name: "env over file", env: map[string]string{"BERTH_POLL": "30s", "BERTH_SHALLOW": "false", "BERTH_SETTLE": "0s"},
+			check: func(c Config) bool { return c.Poll == "30s" && !c.Shallow && c.Settle.Duration == 0 }},
+		{name: "flag over env", env: map[string]string{"BERTH_POLL": "30s", "BERTH_DRIFT": "warn"}, args: []string{"--poll", "@hourly"},
+			check: func(c Config) bool { return c.Poll == "@hourly" && c.Drift == "warn" }},
+		{name: "flag false over file true", args: []string{"--shallow=false"}, check: func(c Config) bool { return !c.Shallow }},
+		{name: "unset flag keeps file", args: []string{"--drift", "warn"}, check: func(c Config) bool { return c.Poll == "5m" }},
+		{name: "--config over BERTH_CONFIG", args: []string{"--config", other},
+			check: func(c Config) bool { return c.Repo == "https://other.example/infra.git" && c.Branch == "main" }},
+		{name: "env tag replaces file branch", env: map[string]string{"BERTH_TAG": "v2"},
+			check: func(c Config) bool { return c.Tag == "v2" && c.Branch == "" }},
+		{name: "flag commit replaces env tag", env: map[string]string{"BERTH_TAG": "v2"}, args: []string{"--commit", "0123abcd"},
+			check: func(c Config) bool { return c.Commit == "0123abcd" && c.Tag == "" && c.Branch == "" }},
+		{name: "two refs in one layer", args: []string{"--tag", "v2", "--branch", "dev"}, err: `branch "dev" and tag "v2" are both set`},
+		{name: "env paths from the working dir", env: map[string]string{"BERTH_DATA_DIR": "rel"},
+			check: func(c Config) bool { return filepath.IsAbs(c.DataDir) && filepath.Base(c.DataDir) == "rel" }},
+		{name: "bad env bool", env: map[string]string{"BERTH_SHALLOW": "maybe"}, err: `BERTH_SHALLOW: "maybe" is not true or false`},
+		{name: "bad env duration", env: map[string]string{"BERTH_SETTLE": "1 sec"}, err: `BERTH_SETTLE: "1 sec" is not a duration`},
+		{name: "bad flag", args: []string{"--poll", "100ms"}, err: `poll: "100ms" is under the 1s minimum`},
+		{name: "missing file", args: []string{"--config", filepath.Join(dir, "nope.yaml")}, err: "nope.yaml: no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+			f := BindFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			c, err := f.Resolve(func(k string) string { return env[k] })
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Fatalf("unexpected config: %+v", c)
+			}
+		})
+	}
+}
+
+func TestResolveWithoutFile(t *testing.T) {
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	f := BindFlags(fs)
+	if err := fs.Parse([]string{"--repo", "https://git.example.com/infra.git", "--verify-commits"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.Resolve(func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "git.verify_commits is on but git.trusted_keys_file is not set") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+// TestFlagsAndVariables pins the names: they are the interface of berth run,
+// and the table in ApplyEnv's doc comment lists them.
+func TestFlagsAndVariables(t *testing.T) {
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	BindFlags(fs)
+	var flags []string
+	fs.VisitAll(func(f *pflag.Flag) { flags = append(flags, f.Name) })
+	wantFlags := []string{"branch", "commit", "config", "data-dir", "drift", "env", "git-known-hosts-file",
+		"git-password-file", "git-ssh-key-file", "git-token-file", "git-username", "host", "listen", "path", "poll",
+		"repo", "settle", "shallow", "tag", "trusted-keys-file", "verify-commits"}
+	if !reflect.DeepEqual(flags, wantFlags) {
+		t.Errorf("flags = %q\nwant %q", flags, wantFlags)
+	}
+	var vars []string
+	for _, s := range settings {
+		vars = append(vars, s.env())
+	}
+	wantVars := []string{"BERTH_REPO", "BERTH_BRANCH", "BERTH_TAG", "BERTH_COMMIT", "BERTH_PATH", "BERTH_HOST",
+		"BERTH_ENV", "BERTH_DATA_DIR", "BERTH_LISTEN", "BERTH_POLL", "BERTH_DRIFT", "BERTH_SHALLOW", "BERTH_SETTLE",
+		"BERTH_GIT_USERNAME", "BERTH_GIT_PASSWORD_FILE", "BERTH_GIT_TOKEN_FILE", "BERTH_GIT_SSH_KEY_FILE",
+		"BERTH_GIT_KNOWN_HOSTS_FILE", "BERTH_VERIFY_COMMITS", "BERTH_TRUSTED_KEYS_FILE"}
+	if !reflect.DeepEqual(vars, wantVars) {
+		t.Errorf("variables = %q\nwant %q", vars, wantVars)
+	}
+}

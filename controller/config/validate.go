@@ -1,0 +1,203 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Validate reports every problem at once, one per line, each naming the
+// field and the bad value. It opens the secret files without reading them:
+// a missing or unreadable one should stop berth at start, not at the first
+// fetch.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	switch {
+	case c.Repo == "":
+		add("repo: required")
+	case hasCredentials(c.Repo):
+		add("repo: %q holds credentials; use git.username with git.password_file, or git.token_file", redact(c.Repo))
+	}
+	if msg := c.refProblem(); msg != "" {
+		add("%s", msg)
+	}
+	if c.Commit != "" && !hexHash.MatchString(c.Commit) {
+		add("commit: %q is not a commit hash (4 to 64 hex digits)", c.Commit)
+	}
+	if msg := repoPathProblem(c.Path); msg != "" {
+		add("path: %q %s", c.Path, msg)
+	}
+	if c.Host == "" {
+		add("host: empty, and this machine's host name is unknown; set it")
+	}
+	if c.Env != "" && !envName.MatchString(c.Env) {
+		add("env: %q is not an environment name (letters, digits, '.', '_', '-')", c.Env)
+	}
+	if !filepath.IsAbs(c.DataDir) {
+		add("data_dir: %q is not an absolute path", c.DataDir)
+	}
+	if msg := listenProblem(c.Listen); msg != "" {
+		add("listen: %q %s", c.Listen, msg)
+	}
+	if _, err := ParseSchedule(c.Poll); err != nil {
+		add("poll: %w", err)
+	}
+	if c.Drift != DriftCorrect && c.Drift != DriftWarn {
+		add("drift: %q is not %q or %q", c.Drift, DriftCorrect, DriftWarn)
+	}
+	if c.Settle.Duration < 0 {
+		add("settle: %q is negative", c.Settle.String())
+	}
+	errs = append(errs, c.Git.problems()...)
+	return errors.Join(errs...)
+}
+
+var (
+	hexHash = regexp.MustCompile(`^[0-9a-fA-F]{4,64}$`)
+	envName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+)
+
+// refProblem is set when more than one of branch, tag and commit is.
+func (c *Config) refProblem() string {
+	var set []string
+	for _, r := range []struct{ name, value string }{{"branch", c.Branch}, {"tag", c.Tag}, {"commit", c.Commit}} {
+		if r.value != "" {
+			set = append(set, fmt.Sprintf("%s %q", r.name, r.value))
+		}
+	}
+	switch len(set) {
+	case 0:
+		return "branch, tag, commit: none is set; set one"
+	case 1:
+		return ""
+	case 2:
+		return set[0] + " and " + set[1] + " are both set; set one"
+	default:
+		return strings.Join(set, ", ") + " are all set; set one"
+	}
+}
+
+// repoPathProblem checks a folder inside the repository: relative, clean,
+// never above the root. "." is the root.
+func repoPathProblem(p string) string {
+	switch {
+	case p == "":
+		return `is empty (use "." for the repository root)`
+	case path.IsAbs(p):
+		return "must be relative to the repository root"
+	case p == ".." || strings.HasPrefix(p, "../") || strings.Contains(p, "/../") || strings.HasSuffix(p, "/.."):
+		return "leaves the repository"
+	case path.Clean(p) != p:
+		return fmt.Sprintf("is not clean (use %q)", path.Clean(p))
+	}
+	return ""
+}
+
+func listenProblem(addr string) string {
+	if addr == "" || addr == "off" {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return `is not host:port (like 127.0.0.1:9300), "" or "off"`
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return "has no port number between 1 and 65535"
+	}
+	return ""
+}
+
+// problems checks the credentials: which go together, and that every file
+// named can be read.
+func (g Git) problems() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	for _, f := range g.files() {
+		if err := readable(f.path); err != nil {
+			add("%s: %w", f.key, err)
+		}
+	}
+	if g.PasswordFile != "" && g.Username == "" {
+		add("git.password_file is set but git.username is not")
+	}
+	if g.PasswordFile != "" && g.TokenFile != "" {
+		add("git.password_file and git.token_file are both set; set one")
+	}
+	if g.SSHKeyFile != "" && g.KnownHostsFile == "" {
+		add("git.ssh_key_file is set but git.known_hosts_file is not: the server's host key must be checked")
+	}
+	if g.VerifyCommits && g.TrustedKeysFile == "" {
+		add("git.verify_commits is on but git.trusted_keys_file is not set")
+	}
+	return errs
+}
+
+type fileSetting struct{ key, path string }
+
+// files lists the file settings that are set.
+func (g Git) files() []fileSetting {
+	var fs []fileSetting
+	for _, f := range []fileSetting{
+		{"git.password_file", g.PasswordFile},
+		{"git.token_file", g.TokenFile},
+		{"git.ssh_key_file", g.SSHKeyFile},
+		{"git.known_hosts_file", g.KnownHostsFile},
+		{"git.trusted_keys_file", g.TrustedKeysFile},
+	} {
+		if f.path != "" {
+			fs = append(fs, f)
+		}
+	}
+	return fs
+}
+
+// readable opens the file without reading it.
+func readable(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s is a directory", p)
+	}
+	return nil
+}
+
+// hasCredentials says whether a URL carries a secret: a password in any
+// scheme, or any user in an http(s) URL, where a token is often written as
+// the user (https://TOKEN@host/repo). A user alone in ssh://git@host/repo is
+// not a secret.
+func hasCredentials(repo string) bool {
+	u, err := url.Parse(repo)
+	if err != nil || u.User == nil {
+		return false
+	}
+	if _, ok := u.User.Password(); ok {
+		return true
+	}
+	return u.Scheme == "http" || u.Scheme == "https"
+}
+
+// redact drops a URL's user and password.
+func redact(repo string) string {
+	u, err := url.Parse(repo)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	return u.String()
+}
