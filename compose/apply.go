@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -150,7 +151,7 @@ func (a *applier) run(ctx context.Context, op Op) error {
 	if err != nil {
 		return &OpError{Op: op, Err: err}
 	}
-	attrs := []any{"op", string(op.Kind), "target", op.target(), "cause", op.Cause, "seconds", time.Since(start).Round(time.Millisecond).Seconds()}
+	attrs := []any{"op", string(op.Kind), "target", op.target(), "cause", op.Cause, "seconds", math.Round(time.Since(start).Seconds()*1000) / 1000}
 	if op.Service != "" {
 		attrs = append(attrs, "service", op.Service)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/moby/api/types/container"
 )
 
 // LabelBerthFields holds a short hash of each service field, so that a plan
@@ -45,6 +46,9 @@ type DesiredService struct {
 	// Config is the service as loaded, kept for services with Refs.
 	Config    *types.ServiceConfig
 	DependsOn []string
+	// OneShot is a service whose containers may stay exited after a clean
+	// exit: its restart policy is none or on-failure.
+	OneShot bool
 }
 
 // DesiredResource is a network or volume of the project.
@@ -105,6 +109,10 @@ func desiredService(p *types.Project, s types.ServiceConfig) (DesiredService, er
 		Fields:        fields,
 		ContainerName: s.ContainerName,
 		DependsOn:     sortedKeys(s.DependsOn),
+	}
+	switch restartPolicy(s).Name {
+	case "", container.RestartPolicyDisabled, container.RestartPolicyOnFailure:
+		ds.OneShot = true
 	}
 	if ds.Refs = serviceRefs(s); len(ds.Refs) > 0 {
 		cfg := s

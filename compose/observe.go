@@ -43,6 +43,7 @@ type LiveContainer struct {
 	Image   string // the reference it was created from
 	ImageID string // com.docker.compose.image, as compose records it
 	State   string // created, running, exited, restarting, paused, dead
+	Status  string // the engine's summary: "Up 2 minutes", "Exited (0) 5 seconds ago"
 	Hash    string // com.docker.compose.config-hash
 	Fields  string // dev.berth.fields: short hashes per service field
 	// Networks maps engine network names to network IDs.
@@ -110,6 +111,7 @@ func observeContainers(ctx context.Context, e Observer, live *Live) error {
 			Image:    c.Image,
 			ImageID:  c.Labels[LabelImage],
 			State:    string(c.State),
+			Status:   c.Status,
 			Hash:     c.Labels[LabelConfigHash],
 			Fields:   c.Labels[LabelBerthFields],
 			Labels:   c.Labels,
