@@ -81,6 +81,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: 2, err: err} })
 	root.AddCommand(newVersionCmd(g), newConfigCmd(g), newPlanCmd(g), newApplyCmd(g))
+	root.AddCommand(newRunCmd(g), newStatusCmd(g), newHistoryCmd(g))
 	root.AddCommand(newDiffCmd(g))
 	return root
 }

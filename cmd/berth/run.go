@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/controller"
+	"github.com/berth-gitops/berth/controller/config"
+	"github.com/berth-gitops/berth/controller/store"
+	"github.com/berth-gitops/berth/gitsource"
+)
+
+func newRunCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Follow a Git branch and keep this host's stacks equal to its head",
+		Long: `run clones the repo into the data dir, then on every poll (or trigger)
+fetches, finds the stacks under --path meant for this host, and deploys each
+commit that changes one. A stack whose files do not load stalls with the
+error in status; drift is put back; a stack that leaves the repo is removed
+(named volumes stay). SIGTERM finishes the operation in flight and exits 0.
+
+Every flag is also a config file key and a BERTH_* variable; flags win over
+variables, variables over the file.`,
+		Args: cobra.NoArgs,
+	}
+	flags := config.BindFlags(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := flags.Resolve(os.Getenv)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		return runController(cmd.Context(), g, cfg)
+	}
+	return cmd
+}
+
+func runController(ctx context.Context, g *globals, cfg config.Config) error {
+	sched, err := config.ParseSchedule(cfg.Poll)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	src, err := sourceOptions(cfg, g)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("data dir: %w", err)}
+	}
+	db, err := store.Open(filepath.Join(cfg.DataDir, "berth.db"))
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	defer db.Close()
+	engine, err := compose.Connect(ctx)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	defer engine.Close()
+	ctl, err := controller.New(controller.Options{
+		OpenSource: func(ctx context.Context) (controller.Source, error) {
+			r, err := gitsource.Open(ctx, src)
+			if r == nil {
+				return nil, err // not a nil *Repo in a non-nil interface
+			}
+			return r, err
+		},
+		Engine:     engine,
+		Store:      db,
+		Logger:     g.logger,
+		Schedule:   sched,
+		Path:       cfg.Path,
+		Host:       cfg.Host,
+		Env:        cfg.Env,
+		StacksDir:  filepath.Join(cfg.DataDir, "stacks"),
+		DriftWarn:  cfg.Drift == config.DriftWarn,
+		Settle:     cfg.Settle.Duration,
+		APIVersion: engine.ClientVersion(),
+		Ref:        refName(cfg),
+		URL:        gitsource.Redact(cfg.Repo),
+	})
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	stopServer, err := serveStatus(g, cfg.ListenAddr(), ctl.Handler())
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	defer stopServer()
+	return ctl.Run(ctx)
+}
+
+// sourceOptions turns the host settings into the Git source's, reading the
+// credential files.
+func sourceOptions(cfg config.Config, g *globals) (gitsource.Options, error) {
+	o := gitsource.Options{
+		URL: cfg.Repo, Dir: filepath.Join(cfg.DataDir, "repo"),
+		Branch: cfg.Branch, Tag: cfg.Tag, Commit: cfg.Commit,
+		Logger: g.logger,
+	}
+	if cfg.Tag != "" || cfg.Commit != "" {
+		o.Branch = ""
+	}
+	if cfg.Shallow {
+		o.Depth = 1
+	}
+	sec, err := cfg.ReadSecrets()
+	if err != nil {
+		return o, err
+	}
+	o.Auth = gitsource.Auth{
+		Username: cfg.Git.Username, Password: sec.Password, Token: sec.Token,
+		SSHKeyFile: cfg.Git.SSHKeyFile, KnownHostsFile: cfg.Git.KnownHostsFile,
+	}
+	if cfg.Git.VerifyCommits {
+		o.Verify = &gitsource.Verifier{ArmoredKeyRing: sec.TrustedKeys}
+	}
+	return o, nil
+}
+
+func refName(cfg config.Config) string {
+	switch {
+	case cfg.Commit != "":
+		return "commit " + cfg.Commit
+	case cfg.Tag != "":
+		return "tag " + cfg.Tag
+	}
+	return "branch " + cfg.Branch
+}
+
+// serveStatus starts the HTTP server on addr ("" serves nothing) and returns
+// its stop function.
+func serveStatus(g *globals, addr string, h http.Handler) (func(), error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.logger.Error("status server", "error", err)
+		}
+	}()
+	g.logger.Info("status server listening", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}

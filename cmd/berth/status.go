@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-gitops/berth/controller"
+	"github.com/berth-gitops/berth/controller/config"
+	"github.com/berth-gitops/berth/controller/store"
+)
+
+// reader finds the controller's state: the running controller's server,
+// or the data dir when none answers.
+type reader struct {
+	server, dataDir, configFile string
+	json                        bool
+}
+
+func (r *reader) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&r.server, "server", "", "the running controller's address (default: listen from the config, 127.0.0.1:9300)")
+	cmd.Flags().StringVar(&r.dataDir, "data-dir", "", "the data dir to read when no controller answers (default: data_dir from the config, /var/lib/berth)")
+	cmd.Flags().StringVar(&r.configFile, "config", "", "the config file of `berth run` (also BERTH_CONFIG)")
+	cmd.Flags().BoolVar(&r.json, "json", false, "print JSON")
+}
+
+// resolve fills the server and data dir from the config file and BERTH_*
+// variables when the flags leave them out.
+func (r *reader) resolve() error {
+	cfg := config.Default()
+	file := r.configFile
+	if file == "" {
+		file = os.Getenv("BERTH_CONFIG")
+	}
+	if file != "" {
+		var err error
+		if cfg, err = config.Load(file); err != nil {
+			return err
+		}
+	}
+	if err := cfg.ApplyEnv(os.Getenv); err != nil {
+		return err
+	}
+	if r.server == "" {
+		r.server = cfg.ListenAddr()
+	}
+	if r.server != "" && !strings.Contains(r.server, "://") {
+		r.server = "http://" + r.server
+	}
+	if r.dataDir == "" {
+		r.dataDir = cfg.DataDir
+	}
+	return nil
+}
+
+// get asks the running controller; ok is false when none answers.
+func (r *reader) get(ctx context.Context, path string, v any) (ok bool, err error) {
+	if r.server == "" {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(r.server, "/")+path, nil)
+	if err != nil {
+		return false, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, nil // not running: read the data dir
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		return true, fmt.Errorf("%s%s: %s: %s", r.server, path, res.Status, strings.TrimSpace(string(body)))
+	}
+	return true, json.NewDecoder(res.Body).Decode(v)
+}
+
+// read asks the running controller for path, or reads the data dir with
+// fromStore when none answers.
+func read[T any](ctx context.Context, r *reader, path string, fromStore func(*store.Store) (T, error)) (T, error) {
+	var v T
+	ok, err := r.get(ctx, path, &v)
+	if ok || err != nil {
+		return v, err
+	}
+	db, err := r.openStore()
+	if err != nil {
+		return v, err
+	}
+	defer db.Close()
+	return fromStore(db)
+}
+
+func (r *reader) openStore() (*store.Store, error) {
+	path := filepath.Join(r.dataDir, "berth.db")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no controller answers at %s and the data dir %s has no state (has berth run ever run here?)", r.server, r.dataDir)
+	}
+	return store.OpenReadOnly(path)
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	r := &reader{}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each stack's live commit, state and last error",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := r.resolve(); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			st, err := read(cmd.Context(), r, "/status", controller.StatusFromStore)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			if r.json {
+				return printJSON(g.stdout, st)
+			}
+			printStatus(g.stdout, st)
+			return nil
+		},
+	}
+	r.register(cmd)
+	return cmd
+}
+
+func printStatus(w io.Writer, st controller.Status) {
+	if !st.Running {
+		fmt.Fprintln(w, "controller: not running (state read from the data dir)")
+	}
+	if src := st.Source; src != nil {
+		head := "none yet"
+		if src.Head != nil {
+			head = fmt.Sprintf("%s %q by %s", src.Head.Short(), firstLine(src.Head.Message), src.Head.Author)
+		}
+		fmt.Fprintf(w, "source:     %s (%s)\nhead:       %s\n", src.URL, src.Ref, head)
+		if !src.LastFetch.IsZero() {
+			fmt.Fprintf(w, "last fetch: %s ago\n", ago(src.LastFetch))
+		}
+		if src.Error != "" {
+			fmt.Fprintf(w, "error:      %s (%d failures in a row)\n", src.Error, src.Failures)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(st.Stacks) == 0 {
+		fmt.Fprintln(w, "no stacks deployed yet")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STACK\tSTATE\tLIVE\tHEAD\tSINCE\tERROR")
+	for _, s := range st.Stacks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Stack, s.State, orDash(shortHash(s.Applied)), orDash(shortHash(s.Head)), ago(s.Since), firstLine(s.Error))
+	}
+	tw.Flush()
+}
+
+func newHistoryCmd(g *globals) *cobra.Command {
+	r := &reader{}
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "history STACK",
+		Short: "Show a stack's recent deploys, newest first",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 1 {
+				return &exitError{code: 2, err: fmt.Errorf("--limit: want a positive number, got %d", limit)}
+			}
+			if err := r.resolve(); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			h, err := read(cmd.Context(), r, fmt.Sprintf("/history/%s?limit=%d", url.PathEscape(args[0]), limit),
+				func(db *store.Store) ([]store.Deploy, error) { return db.History(args[0], limit) })
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			if h == nil {
+				h = []store.Deploy{}
+			}
+			if r.json {
+				return printJSON(g.stdout, h)
+			}
+			printHistory(g.stdout, args[0], h)
+			return nil
+		},
+	}
+	r.register(cmd)
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many deploys to show")
+	return cmd
+}
+
+func printHistory(w io.Writer, stack string, h []store.Deploy) {
+	if len(h) == 0 {
+		fmt.Fprintf(w, "no deploys of stack %s recorded\n", stack)
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTARTED\tTOOK\tCOMMIT\tOUTCOME\tAUTHOR\tMESSAGE")
+	for _, d := range h {
+		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%s\t%s\t%s\t%s\n", d.ID, d.Start.Local().Format("2006-01-02 15:04:05"), d.End.Sub(d.Start).Seconds(), shortHash(d.Commit), d.Outcome, d.Author, d.Message)
+		if d.Error != "" {
+			fmt.Fprintf(tw, "\t\t\t\terror: %s\t\t\n", d.Error)
+		}
+		for _, op := range d.Operations {
+			fmt.Fprintf(tw, "\t\t\t\t  %s\t\t\n", op)
+		}
+	}
+	tw.Flush()
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return time.Since(t).Round(time.Second).String()
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}

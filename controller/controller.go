@@ -1,0 +1,364 @@
+// Package controller keeps the stacks of one host equal to the head of a Git
+// branch: it polls (or is triggered), fetches, finds the stacks meant for
+// this host, and for each one loads, plans and applies the commit, records
+// the outcome, corrects drift and removes stacks that left the repo.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/controller/store"
+	"github.com/berth-gitops/berth/gitsource"
+)
+
+// Source is the Git side the controller reads: gitsource.Repo.
+type Source interface {
+	Fetch(ctx context.Context) (gitsource.Commit, error)
+	Head() (gitsource.Commit, error)
+	Dirs(hash, dir string) ([]string, error)
+	Export(hash, dir, dest string) error
+	Changed(from, to string) ([]string, error)
+	Commit(hash string) (gitsource.Commit, error)
+	VerifyCommit(hash string) error
+}
+
+var _ Source = (*gitsource.Repo)(nil)
+
+// Engine is the Docker API the controller drives.
+type Engine interface {
+	compose.Engine
+	compose.Remover
+}
+
+// Options configure a controller.
+type Options struct {
+	// Source is the repo; when nil, OpenSource opens it on the first cycle
+	// and again after each failure, so a host that boots before its network
+	// or its Git server keeps trying and shows why in status.
+	Source     Source
+	OpenSource func(ctx context.Context) (Source, error)
+	Engine     Engine
+	Store      *store.Store
+	Logger     *slog.Logger
+	// Schedule is when to poll.
+	Schedule cron.Schedule
+	// Path is the folder of stack folders in the repo; Host and Env select
+	// the stacks and their overlays.
+	Path, Host, Env string
+	// StacksDir is where each stack's files are written for loading.
+	StacksDir string
+	// DriftWarn only reports drift instead of correcting it.
+	DriftWarn bool
+	// Settle is the apply's settle time; APIVersion the engine's.
+	Settle     time.Duration
+	APIVersion string
+	// Ref describes what is followed, for status ("branch main").
+	Ref string
+	// URL is the repo's address without credentials, for status.
+	URL string
+}
+
+// Controller is the loop. Create it with New, then call Run.
+type Controller struct {
+	o       Options
+	log     *slog.Logger
+	trigger chan struct{}
+
+	mu      sync.Mutex
+	source  SourceStatus
+	stacks  map[string]*stack
+	running string // the stack being reconciled
+}
+
+// SourceStatus is the Git side of the status.
+type SourceStatus struct {
+	URL       string            `json:"url"`
+	Ref       string            `json:"ref"`
+	Head      *gitsource.Commit `json:"head,omitempty"`
+	LastFetch time.Time         `json:"last_fetch"`
+	Error     string            `json:"error,omitempty"`
+	Failures  int               `json:"failures,omitempty"`
+}
+
+// New makes a controller; it reads the stored state of every stack.
+func New(o Options) (*Controller, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Controller{o: o, log: o.Logger, trigger: make(chan struct{}, 1), stacks: map[string]*stack{},
+		source: SourceStatus{URL: o.URL, Ref: o.Ref}}
+	states, err := o.Store.States()
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range states {
+		if st.State == StateRemoved {
+			continue
+		}
+		c.stacks[st.Stack] = c.newStack(st)
+	}
+	return c, nil
+}
+
+// Trigger asks for a fetch and reconcile now; a burst of triggers while a
+// cycle runs coalesces into one more cycle.
+func (c *Controller) Trigger() {
+	select {
+	case c.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run polls until ctx ends. The operation in flight when it ends is
+// finished, not cut off, so no stack is left half-applied.
+func (c *Controller) Run(ctx context.Context) error {
+	c.log.Info("controller started", "repo", c.o.URL, "ref", c.o.Ref, "path", c.o.Path, "host", c.o.Host, "env", c.o.Env, "stacks", len(c.stacks))
+	for {
+		wait := c.cycle(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			c.log.Info("controller stopped")
+			return nil
+		case <-timer.C:
+		case <-c.trigger:
+			timer.Stop()
+		}
+	}
+}
+
+// Once runs one cycle: fetch, then reconcile every stack. It returns how
+// long Run would wait before the next one.
+func (c *Controller) Once(ctx context.Context) time.Duration { return c.cycle(ctx) }
+
+// cycle fetches and reconciles every stack once, and says how long to wait
+// for the next one.
+func (c *Controller) cycle(ctx context.Context) time.Duration {
+	if c.o.Source == nil {
+		src, err := c.o.OpenSource(ctx)
+		if src != nil {
+			c.o.Source = src // a clone from an earlier run still serves
+		}
+		if err != nil {
+			return c.fetchFailed(ctx, err)
+		}
+	}
+	head, err := c.o.Source.Fetch(ctx)
+	if err != nil {
+		return c.fetchFailed(ctx, err)
+	}
+	c.sourceOK(head)
+	if err := c.o.Source.VerifyCommit(head.Hash); err != nil {
+		// An untrusted commit is never deployed; what runs stays.
+		c.sourceFailed(fmt.Errorf("commit %s refused: %w", head.Short(), err))
+		return c.next()
+	}
+	c.reconcileAll(ctx, head)
+	return c.next()
+}
+
+// next is the wait until the scheduled poll, with up to 10% jitter (at most
+// 30 s) so that hosts following one repo do not fetch in step.
+func (c *Controller) next() time.Duration {
+	now := time.Now()
+	d := c.o.Schedule.Next(now).Sub(now)
+	if d < 0 {
+		d = 0
+	}
+	j := min(d/10, 30*time.Second)
+	if j > 0 {
+		d += rand.N(j)
+	}
+	return d
+}
+
+const (
+	backoffBase = 2 * time.Second
+	backoffCap  = 5 * time.Minute
+)
+
+// backoff is the wait after n consecutive failures: doubling from 2 s up to
+// 5 minutes.
+func backoff(n int) time.Duration {
+	d := backoffBase
+	for i := 1; i < n && d < backoffCap; i++ {
+		d *= 2
+	}
+	return min(d, backoffCap)
+}
+
+// fetchFailed records a failed fetch and keeps the stacks equal to the last
+// commit fetched, if there is one: drift is still put back while the Git
+// server is away.
+func (c *Controller) fetchFailed(ctx context.Context, err error) time.Duration {
+	if ctx.Err() != nil {
+		return 0
+	}
+	wait := c.sourceFailed(err)
+	if c.o.Source == nil {
+		return wait
+	}
+	head, herr := c.o.Source.Head()
+	if herr != nil || head.Hash == "" || c.o.Source.VerifyCommit(head.Hash) != nil {
+		return wait
+	}
+	c.reconcileAll(ctx, head)
+	return wait
+}
+
+func (c *Controller) sourceFailed(err error) time.Duration {
+	c.mu.Lock()
+	c.source.Failures++
+	n := c.source.Failures
+	c.source.Error = err.Error()
+	c.mu.Unlock()
+	wait := backoff(n)
+	// The first failure and then every 10th are logged: a remote that is
+	// down for an hour must not fill the log.
+	if n == 1 || n%10 == 0 {
+		c.log.Error("git source failed", "error", err, "failures", n, "retry_in", wait.Round(time.Second).String())
+	}
+	return wait
+}
+
+func (c *Controller) sourceOK(head gitsource.Commit) {
+	c.mu.Lock()
+	n := c.source.Failures
+	prev := c.source.Head
+	c.source.Failures, c.source.Error = 0, ""
+	c.source.Head, c.source.LastFetch = &head, time.Now()
+	c.mu.Unlock()
+	if n > 0 {
+		c.log.Info("git source recovered", "failures", n, "commit", head.Short())
+	}
+	if prev == nil || prev.Hash != head.Hash {
+		c.log.Info("new head", "commit", head.Short(), "author", head.Author, "message", firstLine(head.Message))
+	}
+}
+
+// reconcileAll finds the stacks for this host at head and reconciles each,
+// one at a time; a stack that stalls or fails does not stop the others.
+func (c *Controller) reconcileAll(ctx context.Context, head gitsource.Commit) {
+	wanted, err := c.discover(head)
+	if err != nil {
+		c.sourceFailed(fmt.Errorf("read stacks at %s: %w", head.Short(), err))
+		return
+	}
+	for _, name := range sortedNames(wanted, c.known()) {
+		if ctx.Err() != nil {
+			return
+		}
+		s := c.stackFor(name)
+		c.setRunning(name)
+		if wanted[name] {
+			s.reconcile(ctx, head)
+		} else {
+			s.remove(ctx, head)
+		}
+		c.setRunning("")
+	}
+}
+
+// discover lists the stack folders at head and says, for each, whether this
+// host runs it. A folder whose x-berth cannot be read is kept (it stalls in
+// reconcile with the error) rather than removed.
+func (c *Controller) discover(head gitsource.Commit) (map[string]bool, error) {
+	dirs, err := c.o.Source.Dirs(head.Hash, c.o.Path)
+	if err != nil {
+		return nil, err
+	}
+	wanted := map[string]bool{}
+	for _, name := range dirs {
+		s := c.stackFor(name)
+		if err := s.export(head); err != nil {
+			return nil, err
+		}
+		if !s.hasComposeFile() {
+			continue
+		}
+		set, err := compose.ReadSettings(s.dir, c.o.Env)
+		wanted[name] = err != nil || set.RunsOn(c.o.Host)
+		if err == nil && !wanted[name] && s.state().State == "" {
+			c.log.Debug("stack not for this host", "stack", name, "hosts", set.Hosts)
+		}
+	}
+	return wanted, nil
+}
+
+func (c *Controller) known() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var names []string
+	for name, s := range c.stacks {
+		if st := s.state(); st.State != "" && st.State != StateRemoved {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func (c *Controller) stackFor(name string) *stack {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.stacks[name]
+	if !ok {
+		s = c.newStack(store.StackState{Stack: name})
+		c.stacks[name] = s
+	}
+	return s
+}
+
+func (c *Controller) setRunning(name string) {
+	c.mu.Lock()
+	c.running = name
+	c.mu.Unlock()
+}
+
+// sortedNames lists the wanted stacks and the known ones (deployed here
+// before, which may need removing), each once, in name order.
+func sortedNames(wanted map[string]bool, known []string) []string {
+	seen := map[string]bool{}
+	var names []string
+	for name, ok := range wanted {
+		if ok {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	for _, name := range known {
+		if !seen[name] {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func firstLine(s string) string {
+	for i, r := range s {
+		if r == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// stackPath is a stack's folder in the repo.
+func (c *Controller) stackPath(name string) string { return path.Join(c.o.Path, name) }
+
+var errStalled = errors.New("stalled")

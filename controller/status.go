@@ -1,0 +1,134 @@
+package controller
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berth-gitops/berth/controller/store"
+)
+
+// Status is what `berth status` shows: the Git side and every stack.
+type Status struct {
+	Host    string        `json:"host,omitempty"`
+	Env     string        `json:"env,omitempty"`
+	Running bool          `json:"running"` // answered by a running controller
+	Source  *SourceStatus `json:"source,omitempty"`
+	Stacks  []StackStatus `json:"stacks"`
+}
+
+// StackStatus is one stack's line in the status.
+type StackStatus struct {
+	Stack     string    `json:"stack"`
+	Project   string    `json:"project,omitempty"`
+	State     string    `json:"state"`
+	Applied   string    `json:"applied,omitempty"`
+	Attempted string    `json:"attempted,omitempty"`
+	Good      string    `json:"good,omitempty"`
+	Head      string    `json:"head,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	Since     time.Time `json:"since"`
+	Updated   time.Time `json:"updated"`
+}
+
+func stackStatus(st store.StackState) StackStatus {
+	return StackStatus{Stack: st.Stack, Project: st.Project, State: st.State, Applied: st.Applied, Attempted: st.Attempted,
+		Good: st.Good, Head: st.Head, Error: st.Error, Since: st.Since, Updated: st.Updated}
+}
+
+// Status reports the controller's view now.
+func (c *Controller) Status() Status {
+	c.mu.Lock()
+	src := c.source
+	stacks := make([]*stack, 0, len(c.stacks))
+	for _, s := range c.stacks {
+		stacks = append(stacks, s)
+	}
+	c.mu.Unlock()
+	out := Status{Host: c.o.Host, Env: c.o.Env, Running: true, Source: &src, Stacks: []StackStatus{}}
+	for _, s := range stacks {
+		if st := s.state(); st.State != "" {
+			out.Stacks = append(out.Stacks, stackStatus(st))
+		}
+	}
+	sortStacks(out.Stacks)
+	return out
+}
+
+// StatusFromStore is the status recorded in the data dir, for when no
+// controller is running.
+func StatusFromStore(db *store.Store) (Status, error) {
+	states, err := db.States()
+	if err != nil {
+		return Status{}, err
+	}
+	out := Status{Stacks: []StackStatus{}}
+	for _, st := range states {
+		out.Stacks = append(out.Stacks, stackStatus(st))
+	}
+	sortStacks(out.Stacks)
+	return out, nil
+}
+
+func sortStacks(s []StackStatus) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j].Stack < s[j-1].Stack; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// Handler serves the status API:
+//
+//	GET /status               the Status as JSON
+//	GET /history/STACK?limit=N  the stack's deploys, newest first
+//	GET /healthz              200 while the controller runs
+func (c *Controller) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, c.Status())
+	})
+	mux.HandleFunc("GET /history/{stack}", func(w http.ResponseWriter, r *http.Request) {
+		limit, err := queryLimit(r)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		h, err := c.o.Store.History(r.PathValue("stack"), limit)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		if h == nil {
+			h = []store.Deploy{}
+		}
+		writeJSON(w, http.StatusOK, h)
+	})
+	return mux
+}
+
+func queryLimit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 20, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 {
+		return 0, errors.New("limit: want a positive number, got " + strconv.Quote(v))
+	}
+	return n, nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
