@@ -67,7 +67,7 @@ services:
       front:
         priority: 10
         aliases: [www]
-        ipv4_address: 172.30.213.10
+        ipv4_address: 10.213.213.10
     healthcheck: {test: ["CMD", "/hello.txt"], interval: 5s, timeout: 2s, retries: 2, start_period: 1s}
     restart: on-failure:2
     logging: {driver: json-file, options: {max-size: 1m}}
@@ -101,7 +101,9 @@ services:
     oom_score_adj: 100
 networks:
   front:
-    ipam: {config: [{subnet: 172.30.213.0/24}]}
+    # 10.x: outside the engine's default pools, so the networks other
+    # tests create at the same time cannot have taken it.
+    ipam: {config: [{subnet: 10.213.213.0/24}]}
   back:
 volumes:
   data:
@@ -218,7 +220,7 @@ func checkInspected(t *testing.T, project, dir string, c container.InspectRespon
 			t.Errorf("front aliases %v: missing %q", front.Aliases, alias)
 		}
 	}
-	equal(t, "front IPAMConfig", front.IPAMConfig, &network.EndpointIPAMConfig{IPv4Address: addr("172.30.213.10")})
+	equal(t, "front IPAMConfig", front.IPAMConfig, &network.EndpointIPAMConfig{IPv4Address: addr("10.213.213.10")})
 	if !slices.Contains(back.Aliases, "web") {
 		t.Errorf("back aliases %v: missing web", back.Aliases)
 	}

@@ -74,6 +74,7 @@ type Controller struct {
 	o       Options
 	log     *slog.Logger
 	trigger chan struct{}
+	trusted gitsource.Commit // the last head that passed verification
 
 	mu      sync.Mutex
 	source  SourceStatus
@@ -164,10 +165,15 @@ func (c *Controller) cycle(ctx context.Context) time.Duration {
 	}
 	c.sourceOK(head)
 	if err := c.o.Source.VerifyCommit(head.Hash); err != nil {
-		// An untrusted commit is never deployed; what runs stays.
+		// An untrusted commit is never deployed: the stacks stay at the
+		// last trusted head, whose drift is still put back.
 		c.sourceFailed(fmt.Errorf("commit %s refused: %w", head.Short(), err))
+		if c.trusted.Hash != "" {
+			c.reconcileAll(ctx, c.trusted)
+		}
 		return c.next()
 	}
+	c.trusted = head
 	c.reconcileAll(ctx, head)
 	return c.next()
 }

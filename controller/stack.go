@@ -246,6 +246,9 @@ func (s *stack) apply(ctx context.Context, l *loaded, head gitsource.Commit, out
 }
 
 func (s *stack) succeeded(l *loaded, head gitsource.Commit, start time.Time, ops []string, outcome string) {
+	if s.failures > 0 {
+		s.log.Info("stack recovered", "commit", head.Short(), "failures", s.failures)
+	}
 	s.loaded, s.failures, s.drift = l, 0, ""
 	s.update(func(st *store.StackState) {
 		st.State, st.Applied, st.Attempted, st.Good, st.Error = StateInSync, head.Hash, head.Hash, head.Hash, ""

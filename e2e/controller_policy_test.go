@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/berth-gitops/berth/controller"
+	"github.com/berth-gitops/berth/gitsource/gittest"
+)
+
+// TestControllerVerifyCommits: with --verify-commits only commits signed by
+// a trusted key deploy; an unsigned head is refused with the reason in
+// status and the stacks stay at the last trusted commit.
+func TestControllerVerifyCommits(t *testing.T) {
+	in := newInfra(t)
+	shop := in.project("shop")
+	key := gittest.NewKey(t, "release manager")
+	keys := filepath.Join(t.TempDir(), "trusted.asc")
+	if err := os.WriteFile(keys, []byte(key.Armored), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in.write("shop", "compose.yaml", shopCompose)
+	signed := in.work.CommitSigned("signed shop", key)
+	in.work.Push()
+	run := in.startBerth("", "--verify-commits", "--trusted-keys-file", keys)
+	run.waitApplied(shop.project, signed, 90*time.Second)
+	before := ids(shop.containers())
+
+	in.write("shop", "compose.yaml", strings.ReplaceAll(shopCompose, "app:1.0", "app:1.1"))
+	unsigned := in.commit("unsigned change")
+	run.waitFor("the unsigned head refused in status", 20*time.Second, func() bool {
+		st, err := run.status()
+		return err == nil && st.Source != nil && st.Source.Head != nil && st.Source.Head.Hash == unsigned &&
+			strings.Contains(st.Source.Error, "not signed")
+	})
+	time.Sleep(2 * time.Second) // polls that must not deploy it
+	if s := run.stackState(shop.project); s.Applied != signed {
+		t.Fatalf("an unsigned commit was deployed: %+v", s)
+	}
+	if got := ids(shop.containers()); got != before {
+		t.Fatalf("the live stack changed under an unsigned head: %s → %s", before, got)
+	}
+}
+
+// TestControllerPruneAndWarn: a stack that asked for prune_volumes loses
+// its named volume with it; with --drift warn a removed container is
+// reported, not put back.
+func TestControllerPruneAndWarn(t *testing.T) {
+	in := newInfra(t)
+	data, shop := in.project("data"), in.project("shop")
+	removeVolumeLater(t, in.cli, data.project+"_data")
+	in.write("data", "compose.yaml", "x-berth:\n  prune_volumes: true\n"+dataCompose)
+	in.write("shop", "compose.yaml", shopCompose)
+	first := in.commit("data with prune_volumes, and shop")
+	run := in.startBerth("", "--drift", "warn")
+	run.waitApplied(data.project, first, 90*time.Second)
+	run.waitApplied(shop.project, first, 30*time.Second)
+	if !volumeExists(t, in.cli, data.project+"_data") {
+		t.Fatal("the data volume was not created")
+	}
+
+	worker := shop.containers()[shop.name("worker", 1)]
+	if _, err := in.cli.ContainerRemove(context.Background(), worker.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	run.waitFor("drift reported", 20*time.Second, func() bool {
+		s := run.stackState(shop.project)
+		return s.State == controller.StateDrifted && strings.Contains(s.Error, "missing")
+	})
+	time.Sleep(2 * time.Second)
+	if _, ok := shop.containers()[shop.name("worker", 1)]; ok {
+		t.Fatal("--drift warn put the container back")
+	}
+
+	in.work.Remove("stacks/" + data.project)
+	in.commit("retire data")
+	run.waitFor("data removed with its volume", 30*time.Second, func() bool {
+		return run.stackState(data.project).State == controller.StateRemoved && !volumeExists(t, in.cli, data.project+"_data")
+	})
+}
