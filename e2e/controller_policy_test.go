@@ -50,7 +50,8 @@ func TestControllerVerifyCommits(t *testing.T) {
 
 // TestControllerPruneAndWarn: a stack that asked for prune_volumes loses
 // its named volume with it; with --drift warn a removed container is
-// reported, not put back.
+// reported, not put back. The clone is shallow (--shallow), which must
+// not change what deploys.
 func TestControllerPruneAndWarn(t *testing.T) {
 	in := newInfra(t)
 	data, shop := in.project("data"), in.project("shop")
@@ -58,7 +59,7 @@ func TestControllerPruneAndWarn(t *testing.T) {
 	in.write("data", "compose.yaml", "x-berth:\n  prune_volumes: true\n"+dataCompose)
 	in.write("shop", "compose.yaml", shopCompose)
 	first := in.commit("data with prune_volumes, and shop")
-	run := in.startBerth("", "--drift", "warn")
+	run := in.startBerth("", "--drift", "warn", "--shallow")
 	run.waitApplied(data.project, first, 90*time.Second)
 	run.waitApplied(shop.project, first, 30*time.Second)
 	if !volumeExists(t, in.cli, data.project+"_data") {
