@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -36,6 +37,23 @@ type LoadOptions struct {
 	// OSEnv lets the process environment take part in interpolation, as it
 	// does for the docker compose CLI.
 	OSEnv bool
+
+	// SecretsDir holds the host's secrets, one file per secret named as
+	// the secret, for {{ secret "NAME" }} in env templates.
+	SecretsDir string
+	// AgeKeyFile holds the age identities that decrypt sops files. Callers
+	// fall back to SOPS_AGE_KEY_FILE themselves: Load reads no variable.
+	AgeKeyFile string
+	// RenderDir receives the decrypted files that containers mount, and,
+	// while a load runs, its rendered env files. It is created 0700 and
+	// must not be inside the stack folder. Without it, a stack that has env
+	// templates or sops files does not load.
+	RenderDir string
+	// Placeholders loads without host secrets and keys, for lint and diff:
+	// each secret is "berth-placeholder-NAME", each sops value a digest of
+	// its ciphertext, sops secret and config files stay as they are, and
+	// nothing is written. Such a project must never be deployed.
+	Placeholders bool
 }
 
 // LoadError is a stack that could not be loaded: a bad file, a missing
@@ -67,9 +85,10 @@ func IsLoadError(err error) bool {
 // Load reads the stack folder into a compose project the way `docker compose
 // up` reads it: paths resolved, each service's env_file merged into its
 // environment, the compose labels attached. Every service field is then
-// checked against what berth can convert.
+// checked against what berth can convert. Inputs that validated before skip
+// compose-go's schema validation (see validCache).
 func Load(ctx context.Context, o LoadOptions) (*types.Project, error) {
-	p, err := load(ctx, o)
+	p, _, err := load(ctx, o, userValidCache())
 	if err != nil {
 		files, _ := ConfigFiles(o.Dir, o.Env)
 		return nil, &LoadError{Dir: o.Dir, Files: files, Err: err}
@@ -77,19 +96,60 @@ func Load(ctx context.Context, o LoadOptions) (*types.Project, error) {
 	return p, nil
 }
 
-func load(ctx context.Context, o LoadOptions) (*types.Project, error) {
+// load also reports whether compose-go validated the model: false when the
+// cache knew the inputs. Its errors hold no secret value (see renderer.redact).
+func load(ctx context.Context, o LoadOptions, cache *validCache) (_ *types.Project, validated bool, err error) {
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	files, err := ConfigFiles(dir, o.Env)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	envFiles, err := envFiles(dir, o)
+	r, err := newRenderer(dir, o)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	defer r.close()
+	defer func() { err = r.redact(err) }()
+	sources, err := envFiles(dir, o)
+	if err != nil {
+		return nil, false, err
+	}
+	envFiles, err := r.interpolation(sources)
+	if err != nil {
+		return nil, false, err
+	}
+	opts, err := projectOptions(dir, files, envFiles, o)
+	if err != nil {
+		return nil, false, err
+	}
+	in, digested := cache.inputs(opts, o.Profiles)
+	if digested && cache.validated(in) {
+		if p, err := loadProject(ctx, opts, r, sources, skipValidation); err == nil {
+			return p, false, nil
+		}
+		// Known inputs that fail all the same are loaded again, validated,
+		// so the error is the one compose-go gives.
+		if opts, err = projectOptions(dir, files, envFiles, o); err != nil {
+			return nil, true, err
+		}
+	}
+	rec := loadRecorder{secret: r.sensitive}
+	p, err := loadProject(ctx, opts, r, sources, rec.options)
+	if err != nil {
+		return nil, true, err
+	}
+	if digested {
+		rec.remember(cache, in)
+	}
+	return p, true, nil
+}
+
+// projectOptions are compose-go's options for the stack's files, with the
+// interpolation environment already read.
+func projectOptions(dir string, files, envFiles []string, o LoadOptions) (*cli.ProjectOptions, error) {
 	fns := []cli.ProjectOptionsFn{cli.WithWorkingDirectory(dir)}
 	if o.OSEnv {
 		fns = append(fns, cli.WithOsEnv)
@@ -102,12 +162,22 @@ func load(ctx context.Context, o LoadOptions) (*types.Project, error) {
 		cli.WithResolvedPaths(true),
 		cli.WithoutEnvironmentResolution,
 	)
-	opts, err := cli.NewProjectOptions(files, fns...)
-	if err != nil {
+	return cli.NewProjectOptions(files, fns...)
+}
+
+// loadProject loads the project, renders and decrypts what it refers to,
+// merges env_file into environment, labels the services and checks that
+// berth supports every field. envFiles are the interpolation files as the
+// stack names them.
+func loadProject(ctx context.Context, opts *cli.ProjectOptions, r *renderer, envFiles []string, extra ...func(*loader.Options)) (*types.Project, error) {
+	if err := cli.WithLoadOptions(extra...)(opts); err != nil {
 		return nil, err
 	}
 	p, err := opts.LoadProject(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.materialize(p); err != nil {
 		return nil, err
 	}
 	p, err = p.WithServicesEnvironmentResolved(true)
@@ -151,8 +221,9 @@ func ConfigFiles(dir, env string) ([]string, error) {
 	return files, nil
 }
 
-// envFiles lists the files whose values feed interpolation: the given ones
-// (or the folder's .env), then <env>.env for the environment.
+// envFiles lists the files whose values feed interpolation, later ones
+// winning: the given ones (or the folder's .env, .env.tmpl and .sops.env),
+// then <env>.env, <env>.env.tmpl and <env>.sops.env for the environment.
 func envFiles(dir string, o LoadOptions) ([]string, error) {
 	var files []string
 	for _, f := range o.EnvFiles {
@@ -165,15 +236,18 @@ func envFiles(dir string, o LoadOptions) ([]string, error) {
 		}
 		files = append(files, abs)
 	}
-	if len(files) == 0 {
-		if f := filepath.Join(dir, ".env"); isFile(f) {
-			files = append(files, f)
+	present := func(names ...string) {
+		for _, name := range names {
+			if f := filepath.Join(dir, name); isFile(f) {
+				files = append(files, f)
+			}
 		}
 	}
+	if len(files) == 0 {
+		present(".env", ".env.tmpl", ".sops.env")
+	}
 	if o.Env != "" {
-		if f := filepath.Join(dir, o.Env+".env"); isFile(f) {
-			files = append(files, f)
-		}
+		present(o.Env+".env", o.Env+".env.tmpl", o.Env+".sops.env")
 	}
 	return files, nil
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	cerrdefs "github.com/containerd/errdefs"
@@ -61,34 +62,65 @@ type LiveResource struct {
 	Driver string
 }
 
+// maxImageInspects bounds the image inspections in flight.
+const maxImageInspects = 8
+
 // Observe reads the project's containers (stopped ones too), the networks
-// and volumes the desired state names, and the local IDs of its images.
+// and volumes the desired state names, and the local IDs of its images. The
+// engine calls are independent, so they run at once: observing costs the
+// slowest call (listing the containers), not the sum of all.
 func Observe(ctx context.Context, e Observer, p *types.Project) (*Live, error) {
 	live := &Live{Project: p.Name, Networks: map[string]LiveResource{}, Volumes: map[string]LiveResource{}, Images: map[string]string{}}
-	if err := observeContainers(ctx, e, live); err != nil {
-		return nil, err
+	images := imageRefs(p)
+	ids := make([]string, len(images))
+	errs := make([]error, 3+len(images))
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = observeContainers(ctx, e, live) })
+	wg.Go(func() { errs[1] = observeNetworks(ctx, e, p, live) })
+	wg.Go(func() { errs[2] = observeVolumes(ctx, e, p, live) })
+	inspecting := make(chan struct{}, maxImageInspects)
+	for i, ref := range images {
+		wg.Go(func() {
+			inspecting <- struct{}{}
+			defer func() { <-inspecting }()
+			ids[i], errs[3+i] = imageID(ctx, e, ref)
+		})
 	}
-	if err := observeNetworks(ctx, e, p, live); err != nil {
-		return nil, err
-	}
-	if err := observeVolumes(ctx, e, p, live); err != nil {
-		return nil, err
-	}
-	for _, s := range p.Services {
-		if _, seen := live.Images[s.Image]; seen || s.Image == "" {
-			continue
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
 		}
-		img, err := e.ImageInspect(ctx, s.Image)
-		switch {
-		case cerrdefs.IsNotFound(err):
-			live.Images[s.Image] = ""
-		case err != nil:
-			return nil, fmt.Errorf("inspect image %s: %w", s.Image, err)
-		default:
-			live.Images[s.Image] = img.ID
-		}
+	}
+	for i, ref := range images {
+		live.Images[ref] = ids[i]
 	}
 	return live, nil
+}
+
+// imageRefs lists the distinct images the services use, in service order.
+func imageRefs(p *types.Project) []string {
+	var refs []string
+	seen := map[string]bool{"": true}
+	for _, name := range p.ServiceNames() {
+		if ref := p.Services[name].Image; !seen[ref] {
+			seen[ref] = true
+			refs = append(refs, ref)
+		}
+	}
+	return refs
+}
+
+// imageID is the local ID of an image, or "" when the engine has none.
+func imageID(ctx context.Context, e Observer, ref string) (string, error) {
+	img, err := e.ImageInspect(ctx, ref)
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	return img.ID, nil
 }
 
 func observeContainers(ctx context.Context, e Observer, live *Live) error {

@@ -1,0 +1,467 @@
+package compose
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"filippo.io/age"
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// Secrets reach a stack in two ways, and a load turns both into files that
+// compose-go and the engine read as usual:
+//
+//   - env templates (*.tmpl as an env file) are rendered, with host secrets
+//     read by name from LoadOptions.SecretsDir, and sops dotenv files are
+//     decrypted; the results are env files that exist only during the load
+//     (in a private folder of the render dir, removed when it ends): their
+//     values land in the services' environment, which the config hash
+//     covers, so a changed secret rolls the service.
+//   - sops-encrypted files that compose secrets: or configs: point at are
+//     decrypted into the render dir as <name>-<sha256 prefix>, which the
+//     containers bind-mount. A file's content is not part of the config
+//     hash, so each service that mounts one gets the label
+//     dev.berth.rendered, a digest of what it mounts: a changed secret
+//     changes the hash and rolls the service.
+//
+// No secret value leaves through an error: a load's error is stripped of
+// every value it read, and rendered paths are shown as their sources.
+
+// LabelBerthRendered is the digest of the decrypted files a service mounts.
+const LabelBerthRendered = "dev.berth.rendered"
+
+// Modes of what berth writes. Decrypted files are mounted into containers,
+// where a bind mount keeps the host file's mode: 0444, the compose spec's
+// default for secrets, lets a service that runs as any user read its
+// secret, as compose does for file secrets; the 0700 render dir keeps them
+// from every other user of the host.
+const (
+	renderDirMode   = 0o700
+	renderedEnvMode = 0o600
+	mountedFileMode = 0o444
+)
+
+// maxSopsFile bounds what is read to tell whether a secret or config file
+// is a sops file; a larger file is used as it is.
+const maxSopsFile = 64 << 20
+
+var secretNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// renderer renders and decrypts what one load needs.
+type renderer struct {
+	dir       string // the stack folder
+	o         LoadOptions
+	renderDir string // absolute; "" when none was given
+	work      string // this load's private folder for env files
+
+	ids     []age.Identity
+	idsErr  error
+	idsRead bool
+
+	secrets   map[string]string // host secrets read, by name
+	values    []string          // every plaintext seen, for redact
+	paths     map[string]string // rendered file → its source
+	sensitive map[string]bool   // interpolation variables that hold a secret
+	mounted   map[string]string // secret/config file → digest of its content
+	envs      map[string]envResult
+}
+
+type envResult struct {
+	path string
+	keys []string
+}
+
+func newRenderer(dir string, o LoadOptions) (*renderer, error) {
+	r := &renderer{dir: dir, o: o, secrets: map[string]string{}, paths: map[string]string{},
+		sensitive: map[string]bool{}, mounted: map[string]string{}, envs: map[string]envResult{}}
+	if o.RenderDir != "" && !o.Placeholders {
+		abs, err := filepath.Abs(o.RenderDir)
+		if err != nil {
+			return nil, err
+		}
+		if rel, err := filepath.Rel(dir, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return nil, fmt.Errorf("render dir %s is inside the stack folder: rendered secrets must never land there", abs)
+		}
+		r.renderDir = abs
+	}
+	return r, nil
+}
+
+// close removes the load's env files.
+func (r *renderer) close() {
+	if r.work != "" {
+		_ = os.RemoveAll(r.work)
+	}
+}
+
+// interpolation returns the interpolation value files for compose-go, each
+// template rendered and each sops file decrypted.
+func (r *renderer) interpolation(files []string) ([]string, error) {
+	out := make([]string, len(files))
+	for i, f := range files {
+		p, keys, err := r.envFile(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			r.sensitive[k] = true
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// envFile renders or decrypts an env file that needs it and returns the
+// path to read instead, with the variables that hold secrets.
+func (r *renderer) envFile(path string) (string, []string, error) {
+	if done, ok := r.envs[path]; ok {
+		return done.path, done.keys, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return path, nil, nil // compose-go reports it, or skips an optional one
+	}
+	rel := r.rel(path)
+	var res *renderedEnv
+	switch {
+	case strings.HasSuffix(path, ".tmpl"):
+		if res, err = renderEnvTemplate(rel, string(data), r.secret); err != nil {
+			return "", nil, err
+		}
+	case sopsNamed(path) || isSopsFile(path, data):
+		if res, err = r.decryptEnv(path, rel, data); err != nil {
+			return "", nil, fmt.Errorf("sops file %s: %w", rel, err)
+		}
+	default:
+		return path, nil, nil
+	}
+	if err := checkDotenv(res.text); err != nil {
+		return "", nil, fmt.Errorf("%s: rendered, it is not an env file: %w", rel, err)
+	}
+	out, err := r.writeEnv(strings.TrimSuffix(filepath.Base(path), ".tmpl"), res.text)
+	if err != nil {
+		return "", nil, err
+	}
+	r.paths[out] = rel
+	r.envs[path] = envResult{out, res.secretKeys}
+	return out, res.secretKeys, nil
+}
+
+// decryptEnv decrypts a sops dotenv file into what `sops decrypt` prints,
+// which compose then reads as it reads any env file.
+func (r *renderer) decryptEnv(path, rel string, data []byte) (*renderedEnv, error) {
+	if sopsStoreOf(path) != sopsDotenv {
+		return nil, errors.New("an env file must be a sops dotenv file (name it *.sops.env)")
+	}
+	d, err := parseSops(path, data)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, it := range d.branches[0] {
+		keys = append(keys, it.key)
+	}
+	if r.o.Placeholders {
+		text := d.dotenv(func(v any) string { return "sops-" + shortDigest(fmt.Sprint(v)) })
+		return &renderedEnv{text: string(text), secretKeys: keys}, nil
+	}
+	if err := r.decrypt(d); err != nil {
+		return nil, err
+	}
+	text, err := d.plaintext()
+	if err != nil {
+		return nil, err
+	}
+	return &renderedEnv{text: string(text), secretKeys: keys}, nil
+}
+
+// decrypt decrypts d with the age keys and remembers its values.
+func (r *renderer) decrypt(d *sopsDoc) error {
+	ids, err := r.identities()
+	if err != nil {
+		return err
+	}
+	if err := d.decrypt(ids); err != nil {
+		return err
+	}
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case sopsMap:
+			for _, it := range v {
+				walk(it.value)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case string:
+			r.remember(v)
+		}
+	}
+	for _, b := range d.branches {
+		walk(b)
+	}
+	return nil
+}
+
+// materialize decrypts the sops files that the project's env_file,
+// secrets: and configs: name, points the project at the results and labels
+// the services that mount them. It runs before env_file is merged.
+func (r *renderer) materialize(p *types.Project) error {
+	for name, s := range p.Services {
+		for i, ef := range s.EnvFiles {
+			out, _, err := r.envFile(ef.Path)
+			if err != nil {
+				return fmt.Errorf("service %q: env_file: %w", name, err)
+			}
+			if out != ef.Path && ef.Format != "" {
+				return fmt.Errorf("service %q: env_file %s: format %q cannot be rendered", name, r.rel(ef.Path), ef.Format)
+			}
+			s.EnvFiles[i].Path = out
+		}
+		p.Services[name] = s
+	}
+	// Only what an enabled service mounts: a secret of a profile that is
+	// off needs no key.
+	secrets, configs := map[string]bool{}, map[string]bool{}
+	for _, s := range p.Services {
+		for _, ref := range s.Secrets {
+			secrets[ref.Source] = true
+		}
+		for _, ref := range s.Configs {
+			configs[ref.Source] = true
+		}
+	}
+	for key := range secrets {
+		def, ok := p.Secrets[key]
+		if !ok {
+			continue // CheckSupported names it
+		}
+		f, err := r.fileObject(def.File)
+		if err != nil {
+			return fmt.Errorf("secret %q: %w", key, err)
+		}
+		def.File = f
+		p.Secrets[key] = def
+	}
+	for key := range configs {
+		def, ok := p.Configs[key]
+		if !ok {
+			continue
+		}
+		f, err := r.fileObject(def.File)
+		if err != nil {
+			return fmt.Errorf("config %q: %w", key, err)
+		}
+		def.File = f
+		p.Configs[key] = def
+	}
+	for name, s := range p.Services {
+		if d := r.serviceDigest(p, s); d != "" {
+			if s.Labels == nil {
+				s.Labels = types.Labels{}
+			}
+			s.Labels[LabelBerthRendered] = d
+			p.Services[name] = s
+		}
+	}
+	return nil
+}
+
+// fileObject decrypts the file of a secret or config when it is a sops
+// file and returns the path to mount.
+func (r *renderer) fileObject(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	rel := r.rel(path)
+	if strings.HasSuffix(path, ".env.tmpl") {
+		return "", fmt.Errorf("%s is an env template: templates render as env files only (env_file:)", rel)
+	}
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() {
+		return path, nil // the engine reports a missing file when it mounts it
+	}
+	if !sopsNamed(path) && (st.Size() > maxSopsFile || !tailMentionsSops(path, st.Size())) {
+		return path, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if !sopsNamed(path) && !isSopsFile(path, data) {
+		return path, nil
+	}
+	d, err := parseSops(path, data)
+	if err != nil {
+		return "", fmt.Errorf("sops file %s: %w", rel, err)
+	}
+	if r.o.Placeholders {
+		r.mounted[path] = shortDigest(string(data))
+		return path, nil
+	}
+	if err := r.decrypt(d); err != nil {
+		return "", fmt.Errorf("sops file %s: %w", rel, err)
+	}
+	plain, err := d.plaintext()
+	if err != nil {
+		return "", fmt.Errorf("sops file %s: %w", rel, err)
+	}
+	if d.store == sopsBinary {
+		r.remember(string(plain))
+	}
+	out, err := r.writeMounted(strings.Replace(filepath.Base(path), ".sops", "", 1), plain)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(plain)
+	r.mounted[out] = hex.EncodeToString(sum[:])
+	r.paths[out] = rel
+	return out, nil
+}
+
+// serviceDigest digests the decrypted files s mounts; "" when none.
+func (r *renderer) serviceDigest(p *types.Project, s types.ServiceConfig) string {
+	var entries []string
+	for _, ref := range s.Secrets {
+		if d, ok := r.mounted[p.Secrets[ref.Source].File]; ok {
+			entries = append(entries, "secret\x00"+ref.Source+"\x00"+d)
+		}
+	}
+	for _, ref := range s.Configs {
+		if d, ok := r.mounted[p.Configs[ref.Source].File]; ok {
+			entries = append(entries, "config\x00"+ref.Source+"\x00"+d)
+		}
+	}
+	if len(entries) == 0 {
+		return ""
+	}
+	slices.Sort(entries)
+	d := newDigest()
+	d.list(entries)
+	return d.sum()
+}
+
+// secret is the template function's lookup of a host secret.
+func (r *renderer) secret(name string) (string, error) {
+	if !secretNameRe.MatchString(name) || name == "." || name == ".." {
+		return "", &secretError{fmt.Sprintf("secret name %q: use letters, digits, '.', '_' and '-' only", name)}
+	}
+	if r.o.Placeholders {
+		return "berth-placeholder-" + name, nil
+	}
+	if v, ok := r.secrets[name]; ok {
+		return v, nil
+	}
+	if r.o.SecretsDir == "" {
+		return "", &secretError{fmt.Sprintf("secret %q: no secrets dir is set (--secrets-dir)", name)}
+	}
+	b, err := os.ReadFile(filepath.Join(r.o.SecretsDir, name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", &secretError{fmt.Sprintf("secret %q is not in %s", name, r.o.SecretsDir)}
+	case err != nil:
+		return "", &secretError{fmt.Sprintf("secret %q: %v", name, err)}
+	}
+	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	r.secrets[name] = v
+	r.remember(v)
+	return v, nil
+}
+
+func (r *renderer) identities() ([]age.Identity, error) {
+	if !r.idsRead {
+		r.idsRead = true
+		if r.o.AgeKeyFile == "" {
+			r.idsErr = errors.New("no age key to decrypt it: set --age-key-file (or SOPS_AGE_KEY_FILE)")
+		} else {
+			r.ids, r.idsErr = readAgeIdentities(r.o.AgeKeyFile)
+		}
+	}
+	return r.ids, r.idsErr
+}
+
+// remember keeps a plaintext, and its lines, to strip from errors. Values
+// shorter than 4 bytes would blank out ordinary words.
+func (r *renderer) remember(v string) {
+	for _, s := range append([]string{v, strings.ReplaceAll(v, "\n", `\n`)}, strings.Split(v, "\n")...) {
+		if s = strings.TrimSpace(s); len(s) >= 4 {
+			r.values = append(r.values, s)
+		}
+	}
+}
+
+// redact strips every value read during the load from err's message, and
+// names rendered files by their sources. An error it changes loses its
+// chain: nothing below may print the values.
+func (r *renderer) redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	out := msg
+	for rendered, src := range r.paths {
+		out = strings.ReplaceAll(out, rendered, src)
+	}
+	if r.work != "" {
+		out = strings.ReplaceAll(out, r.work, "(rendered)")
+	}
+	values := slices.Clone(r.values)
+	slices.SortFunc(values, func(a, b string) int { return len(b) - len(a) })
+	for _, v := range values {
+		out = strings.ReplaceAll(out, v, "********")
+	}
+	if out == msg {
+		return err
+	}
+	return errors.New(out)
+}
+
+// rel names a file by its path in the stack folder when it is in it.
+func (r *renderer) rel(path string) string {
+	if rel, err := filepath.Rel(r.dir, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
+}
+
+// sopsNamed reports whether a file is named as a sops file (app.sops.env,
+// db.sops.yaml, .sops.env), which must then be one. .sops.yaml itself is
+// the sops CLI's config file.
+func sopsNamed(path string) bool {
+	base := filepath.Base(path)
+	if base == ".sops.yaml" || base == ".sops.yml" {
+		return false
+	}
+	return strings.Contains(base, ".sops.") || strings.HasSuffix(base, ".sops")
+}
+
+var dotenvLine = regexp.MustCompile(`line \d+`)
+
+// checkDotenv parses text as compose will, and reports only a line
+// number: the text holds secrets.
+func checkDotenv(text string) error {
+	_, err := dotenv.ParseWithLookup(strings.NewReader(text), func(string) (string, bool) { return "x", true })
+	if err == nil {
+		return nil
+	}
+	if m := dotenvLine.FindString(err.Error()); m != "" {
+		return errors.New(m)
+	}
+	return errors.New("it does not parse")
+}
+
+func shortDigest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:12]
+}
