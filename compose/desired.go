@@ -47,8 +47,13 @@ type DesiredService struct {
 	Config    *types.ServiceConfig
 	DependsOn []string
 	// OneShot is a service whose containers may stay exited after a clean
-	// exit: its restart policy is none or on-failure.
+	// exit: its restart policy is none or on-failure, or it is a migration
+	// (x-berth role: migrate), which runs once per change.
 	OneShot bool
+	// PullPolicy is the service's pull_policy: "always" pulls on every
+	// apply, "never" refuses a missing image; anything else pulls a missing
+	// image.
+	PullPolicy string
 }
 
 // DesiredResource is a network or volume of the project.
@@ -109,9 +114,13 @@ func desiredService(p *types.Project, s types.ServiceConfig) (DesiredService, er
 		Fields:        fields,
 		ContainerName: s.ContainerName,
 		DependsOn:     sortedKeys(s.DependsOn),
+		PullPolicy:    s.PullPolicy,
 	}
 	switch restartPolicy(s).Name {
 	case "", container.RestartPolicyDisabled, container.RestartPolicyOnFailure:
+		ds.OneShot = true
+	}
+	if IsMigration(s) {
 		ds.OneShot = true
 	}
 	if ds.Refs = serviceRefs(s); len(ds.Refs) > 0 {
@@ -134,6 +143,14 @@ func desiredService(p *types.Project, s types.ServiceConfig) (DesiredService, er
 		}
 	}
 	return ds, nil
+}
+
+// IsMigration says whether a service is a migration (x-berth role:
+// migrate): a task that runs to completion before the long-running services
+// roll, and is never restarted. Package rollout validates the rest of x-berth.
+func IsMigration(s types.ServiceConfig) bool {
+	x, ok := s.Extensions["x-berth"].(map[string]any)
+	return ok && x["role"] == "migrate"
 }
 
 // replicas is the number of containers a service wants: scale, then

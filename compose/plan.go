@@ -33,7 +33,8 @@ type Op struct {
 	Resource string `json:"resource,omitempty"`
 	Cause    string `json:"cause"`
 	// PrevState is the live container's state before the op ("running",
-	// "exited"), so a failed replacement can put it back as it was.
+	// "exited"), so that a failed replacement or removal can put it back as
+	// it was.
 	PrevState string `json:"-"`
 }
 

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // ContainerName is the name of a service's container number n, as docker
@@ -32,7 +34,7 @@ func BuildPlan(d *Desired, live *Live) (Plan, error) {
 	}
 	for _, c := range live.Containers {
 		if !wanted[c.Service] {
-			pl.Ops = append(pl.Ops, Op{Kind: OpRemove, Service: c.Service, Number: c.Number, Container: c.Name, ContainerID: c.ID, Cause: "orphan service"})
+			pl.Ops = append(pl.Ops, Op{Kind: OpRemove, Service: c.Service, Number: c.Number, Container: c.Name, ContainerID: c.ID, Cause: "orphan service", PrevState: c.State})
 		}
 	}
 	recreated := map[string]bool{}
@@ -63,7 +65,15 @@ func planResources(d *Desired, live *Live, pl *Plan) error {
 		if s.Image == "" || pulled[s.Image] || s.Replicas == 0 {
 			continue
 		}
-		if live.Images[s.Image] == "" {
+		present := live.Images[s.Image] != ""
+		switch {
+		case s.PullPolicy == types.PullPolicyNever && !present:
+			return fmt.Errorf("service %q: image %s is not present and its pull_policy is never: load or build it on this host first", s.Name, s.Image)
+		case s.PullPolicy == types.PullPolicyNever:
+		case s.PullPolicy == types.PullPolicyAlways:
+			pulled[s.Image] = true
+			pl.Ops = append(pl.Ops, Op{Kind: OpPull, Service: s.Name, Resource: s.Image, Cause: "pull_policy: always"})
+		case !present:
 			pulled[s.Image] = true
 			pl.Ops = append(pl.Ops, Op{Kind: OpPull, Service: s.Name, Resource: s.Image, Cause: "image not present"})
 		}
@@ -101,25 +111,29 @@ func planResources(d *Desired, live *Live, pl *Plan) error {
 	return nil
 }
 
-// planService compares a service's containers with what it wants.
+// planService compares a service's containers with what it wants. When
+// several containers claim one number (a rollout cut short leaves the old
+// one renamed aside, or a new one under a temporary name), the one with the
+// canonical name and the wanted hash is kept and the others are removed.
 func planService(d *Desired, s DesiredService, live *Live, peerRecreated string) []Op {
 	var ops []Op
-	byNumber := map[int]LiveContainer{}
+	byNumber := map[int][]LiveContainer{}
 	var extra []LiveContainer
 	for _, c := range live.Containers {
 		if c.Service != s.Name {
 			continue
 		}
-		if _, dup := byNumber[c.Number]; dup || c.Number < 1 || c.Number > s.Replicas {
+		if c.Number < 1 || c.Number > s.Replicas {
 			extra = append(extra, c)
 			continue
 		}
-		byNumber[c.Number] = c
+		byNumber[c.Number] = append(byNumber[c.Number], c)
 	}
+	hash := liveHash(s, live)
 	for n := 1; n <= s.Replicas; n++ {
 		name := ContainerName(d.Project, s, n)
-		c, ok := byNumber[n]
-		if !ok {
+		cands := byNumber[n]
+		if len(cands) == 0 {
 			cause := "container missing"
 			if n > 1 {
 				cause = fmt.Sprintf("scale to %d", s.Replicas)
@@ -127,23 +141,60 @@ func planService(d *Desired, s DesiredService, live *Live, peerRecreated string)
 			ops = append(ops, Op{Kind: OpCreate, Service: s.Name, Number: n, Container: name, Cause: cause})
 			continue
 		}
-		if cause := recreateCause(s, c, live, peerRecreated); cause != "" {
+		keep := keeper(cands, name, hash)
+		c := cands[keep]
+		for i, o := range cands {
+			if i != keep {
+				extra = append(extra, o)
+			}
+		}
+		cause := recreateCause(s, c, live, peerRecreated)
+		if cause == "" && c.Name != name {
+			cause = fmt.Sprintf("named %s, not %s: left by an interrupted rollout", c.Name, name)
+		}
+		if cause != "" {
 			ops = append(ops, Op{Kind: OpRecreate, Service: s.Name, Number: n, Container: c.Name, ContainerID: c.ID, Cause: cause, PrevState: c.State})
 			continue
 		}
-		if c.State != "running" && c.State != "restarting" {
+		if c.State != "running" && c.State != "restarting" && !finished(s, c) {
 			ops = append(ops, Op{Kind: OpStart, Service: s.Name, Number: n, Container: c.Name, ContainerID: c.ID, Cause: c.State})
 		}
 	}
-	sort.Slice(extra, func(i, j int) bool { return extra[i].Number > extra[j].Number })
+	sort.SliceStable(extra, func(i, j int) bool { return extra[i].Number > extra[j].Number })
 	for _, c := range extra {
 		cause := fmt.Sprintf("scale to %d", s.Replicas)
-		if c.Number >= 1 && c.Number <= s.Replicas {
+		switch {
+		case IsAside(c.Name):
+			cause = "set aside by an interrupted rollout"
+		case c.Number >= 1 && c.Number <= s.Replicas:
 			cause = "duplicate container number"
 		}
-		ops = append(ops, Op{Kind: OpRemove, Service: s.Name, Number: c.Number, Container: c.Name, ContainerID: c.ID, Cause: cause})
+		ops = append(ops, Op{Kind: OpRemove, Service: s.Name, Number: c.Number, Container: c.Name, ContainerID: c.ID, Cause: cause, PrevState: c.State})
 	}
 	return ops
+}
+
+// keeper picks, among containers with one number, the one to keep: the
+// canonical name and the wanted hash, else the canonical name, else the
+// wanted hash, else one not set aside, else the first.
+func keeper(cands []LiveContainer, name, hash string) int {
+	best, bestScore := 0, -1
+	for i, c := range cands {
+		score := 0
+		if c.Name == name {
+			score += 4
+		}
+		if c.Hash == hash {
+			score += 2
+		}
+		if !IsAside(c.Name) {
+			score++
+		}
+		if score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	return best
 }
 
 // recreateCause says why a container must be replaced, or "" when it need not.
@@ -230,7 +281,7 @@ func (l *Live) firstContainers(services []string) map[string]string {
 	best := map[string]int{}
 	for _, svc := range services {
 		for _, c := range l.Containers {
-			if c.Service == svc && (ids[svc] == "" || c.Number < best[svc]) {
+			if c.Service == svc && !IsAside(c.Name) && (ids[svc] == "" || c.Number < best[svc]) {
 				ids[svc], best[svc] = c.ID, c.Number
 			}
 		}

@@ -67,6 +67,42 @@ func TestPlanGolden(t *testing.T) {
 			l.Containers[0].Fields = ""
 			d.Services[0].Hash = "h-db3"
 		},
+		"interrupted-start-first-new-kept": func(d *Desired, l *Live) {
+			// SIGKILL after the new container started: the old one is aside.
+			d.Services[0].Hash, d.Services[0].Fields["environment"] = "h-db2", "e9"
+			old := l.Containers[0]
+			old.Name = AsideName(old.Name, old.ID)
+			l.Containers[0] = old
+			l.Containers = append(l.Containers, LiveContainer{ID: "c-db1-new", Name: "shop-db-1", Service: "db", Number: 1, Image: "postgres:16.2",
+				ImageID: "sha256:aaaa", State: "running", Hash: "h-db2", Fields: EncodeFields(d.Services[0].Fields), Networks: map[string]string{"shop_default": "net1"}})
+		},
+		"interrupted-start-first-only-aside": func(d *Desired, l *Live) {
+			// SIGKILL after the old container was renamed, before the new one.
+			d.Services[0].Hash, d.Services[0].Fields["environment"] = "h-db2", "e9"
+			l.Containers[0].Name = AsideName(l.Containers[0].Name, l.Containers[0].ID)
+		},
+		"interrupted-aside-in-sync": func(d *Desired, l *Live) {
+			// A put-back cut short: the old container is in sync but aside.
+			l.Containers[0].Name = AsideName(l.Containers[0].Name, l.Containers[0].ID)
+		},
+		"interrupted-temporary-name": func(d *Desired, l *Live) {
+			// compose's recreate cut short: the new one has a temporary name.
+			d.Services[0].Hash = "h-db2"
+			l.Containers = append(l.Containers, LiveContainer{ID: "c-db1-tmp", Name: "c-db1_shop-db-1", Service: "db", Number: 1, Image: "postgres:16.2",
+				ImageID: "sha256:aaaa", State: "created", Hash: "h-db2", Networks: map[string]string{}})
+		},
+		"one-shot-finished": func(d *Desired, l *Live) {
+			d.Services[0].OneShot = true
+			l.Containers[0].State, l.Containers[0].Status = "exited", "Exited (0) 2 minutes ago"
+		},
+		"one-shot-failed": func(d *Desired, l *Live) {
+			d.Services[0].OneShot = true
+			l.Containers[0].State, l.Containers[0].Status = "exited", "Exited (3) 2 minutes ago"
+		},
+		"pull-policy-always": func(d *Desired, l *Live) { d.Services[1].PullPolicy = "always" },
+		"pull-policy-never-present": func(d *Desired, l *Live) {
+			d.Services[1].PullPolicy = "never"
+		},
 		"first-deploy": func(d *Desired, l *Live) {
 			l.Containers, l.Networks, l.Volumes = nil, map[string]LiveResource{}, map[string]LiveResource{}
 		},
@@ -90,6 +126,16 @@ func TestPlanRefusesDivergedVolume(t *testing.T) {
 	_, err := BuildPlan(d, l)
 	if err == nil || !strings.Contains(err.Error(), "volume shop_data: its definition changed") || !strings.Contains(err.Error(), "never removes a volume") {
 		t.Fatalf("want a diverged-volume error, got %v", err)
+	}
+}
+
+func TestPlanPullPolicyNeverMissing(t *testing.T) {
+	d, l := fixture()
+	d.Services[1].PullPolicy = "never"
+	l.Images["example/web:1.4"] = ""
+	_, err := BuildPlan(d, l)
+	if err == nil || !strings.Contains(err.Error(), `service "web": image example/web:1.4 is not present and its pull_policy is never`) {
+		t.Fatalf("want a pull_policy never error, got %v", err)
 	}
 }
 

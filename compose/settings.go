@@ -19,6 +19,13 @@ type Settings struct {
 	// PruneVolumes removes the stack's named volumes with the stack when it
 	// leaves the repo. Off by default: data outlives its stack.
 	PruneVolumes bool `yaml:"prune_volumes"`
+	// Verify and Bake belong to the rollout: the probes run after every
+	// service passed its gate, and how long the stack is then watched. They
+	// are read here only so that the keys are known; package rollout
+	// decodes and validates them on the loaded project (rollout.Check),
+	// after interpolation.
+	Verify any `yaml:"verify"`
+	Bake   any `yaml:"bake"`
 }
 
 // ReadSettings reads the top-level x-berth of a stack folder's compose

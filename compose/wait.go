@@ -13,50 +13,57 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// waitDependencies blocks until every depends_on condition of s holds:
-// service_started needs a running container, service_healthy a healthy one,
-// service_completed_successfully one that exited 0.
-func (a *applier) waitDependencies(ctx context.Context, s types.ServiceConfig) error {
-	if a.waited == nil {
-		a.waited = map[string]bool{}
+// WaitDependencies blocks until every depends_on condition of a service
+// holds: service_started needs a running container, service_healthy a
+// healthy one, service_completed_successfully one that exited 0. A
+// condition met once is not waited for again.
+func (x *Executor) WaitDependencies(ctx context.Context, service string) error {
+	s, ok := x.p.Services[service]
+	if !ok {
+		return fmt.Errorf("service %q is not in the project", service)
 	}
 	for _, dep := range sortedKeys(s.DependsOn) {
 		cond := s.DependsOn[dep]
 		key := dep + "/" + cond.Condition
-		if a.waited[key] {
+		x.mu.Lock()
+		waited := x.waited[key]
+		x.mu.Unlock()
+		if waited {
 			continue
 		}
-		if _, ok := a.p.Services[dep]; !ok && !cond.Required {
+		if _, ok := x.p.Services[dep]; !ok && !cond.Required {
 			continue
 		}
-		if err := a.waitCondition(ctx, dep, cond.Condition); err != nil {
+		if err := x.waitCondition(ctx, dep, cond.Condition); err != nil {
 			return fmt.Errorf("depends_on %s (%s): %w", dep, cond.Condition, err)
 		}
-		a.waited[key] = true
+		x.mu.Lock()
+		x.waited[key] = true
+		x.mu.Unlock()
 	}
 	return nil
 }
 
-func (a *applier) waitCondition(ctx context.Context, service, condition string) error {
-	ctx, cancel := context.WithTimeout(ctx, a.o.DependencyTimeout)
+func (x *Executor) waitCondition(ctx context.Context, service, condition string) error {
+	ctx, cancel := context.WithTimeout(ctx, x.o.DependencyTimeout)
 	defer cancel()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		ok, err := a.conditionHolds(ctx, service, condition)
+		ok, err := x.conditionHolds(ctx, service, condition)
 		if ok || err != nil {
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("not met after %s", a.o.DependencyTimeout)
+			return fmt.Errorf("not met after %s", x.o.DependencyTimeout)
 		case <-tick.C:
 		}
 	}
 }
 
-func (a *applier) conditionHolds(ctx context.Context, service, condition string) (bool, error) {
-	items, err := a.serviceContainers(ctx, service)
+func (x *Executor) conditionHolds(ctx context.Context, service, condition string) (bool, error) {
+	items, err := x.ServiceContainers(ctx, service)
 	if err != nil {
 		return false, err
 	}
@@ -64,7 +71,7 @@ func (a *applier) conditionHolds(ctx context.Context, service, condition string)
 		return false, nil
 	}
 	for _, c := range items {
-		in, err := a.e.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
+		in, err := x.e.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
 		if err != nil {
 			return false, err
 		}
@@ -75,14 +82,14 @@ func (a *applier) conditionHolds(ctx context.Context, service, condition string)
 				return false, nil
 			}
 			if st.ExitCode != 0 {
-				return false, fmt.Errorf("container %s exited with code %d%s", strings.TrimPrefix(in.Container.Name, "/"), st.ExitCode, a.logTail(ctx, c.ID))
+				return false, fmt.Errorf("container %s exited with code %d%s", strings.TrimPrefix(in.Container.Name, "/"), st.ExitCode, x.tail(ctx, c.ID))
 			}
 		case types.ServiceConditionHealthy:
 			if st.Health == nil {
 				return false, fmt.Errorf("service %q has no healthcheck", service)
 			}
 			if st.Health.Status == "unhealthy" {
-				return false, fmt.Errorf("container %s is unhealthy%s", strings.TrimPrefix(in.Container.Name, "/"), a.logTail(ctx, c.ID))
+				return false, fmt.Errorf("container %s is unhealthy%s", strings.TrimPrefix(in.Container.Name, "/"), x.tail(ctx, c.ID))
 			}
 			if st.Health.Status != "healthy" {
 				return false, nil
@@ -96,9 +103,17 @@ func (a *applier) conditionHolds(ctx context.Context, service, condition string)
 	return true, nil
 }
 
-// logTail returns the last lines a container wrote, for error messages.
-func (a *applier) logTail(ctx context.Context, id string) string {
-	res, err := a.e.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "10"})
+// tail is LogTail for an error message.
+func (x *Executor) tail(ctx context.Context, id string) string {
+	if t := x.LogTail(ctx, id); t != "" {
+		return "; last log lines:\n" + t
+	}
+	return ""
+}
+
+// LogTail returns the last lines a container wrote (up to ten), or "".
+func (x *Executor) LogTail(ctx context.Context, id string) string {
+	res, err := x.e.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "10"})
 	if err != nil {
 		return ""
 	}
@@ -112,9 +127,5 @@ func (a *applier) logTail(ctx context.Context, id string) string {
 		out.Reset()
 		out.Write(raw) // a TTY container's logs are not multiplexed
 	}
-	text := strings.TrimSpace(out.String())
-	if text == "" {
-		return ""
-	}
-	return "; last log lines:\n" + text
+	return strings.TrimSpace(out.String())
 }

@@ -31,7 +31,7 @@ func TestAdoptComposeStack(t *testing.T) {
 			t.Errorf("berth config --hash does not match %s's label:\n%s", c.Name, hashes)
 		}
 	}
-	s.mustBerth(0, "apply")
+	s.mustBerth(0, "apply", "--settle", "1s")
 	if after := ids(s.containers()); after != before {
 		t.Fatalf("berth recreated compose's containers:\nbefore %s\nafter  %s", before, after)
 	}
@@ -41,7 +41,7 @@ func TestAdoptComposeStack(t *testing.T) {
 	if !strings.Contains(out, "service web:") || strings.Contains(out, "service db:") {
 		t.Errorf("plan after an environment change: %s", out)
 	}
-	s.mustBerth(0, "apply")
+	s.mustBerth(0, "apply", "--settle", "1s")
 	afterBerth := ids(s.containers())
 	s.compose("up", "-d", "--wait")
 	if afterCompose := ids(s.containers()); afterCompose != afterBerth {

@@ -19,7 +19,7 @@ func TestApplyLifecycle(t *testing.T) {
 	t.Run("first apply", func(t *testing.T) {
 		s.t = t
 		s.mustBerth(1, "plan")
-		s.mustBerth(0, "apply")
+		s.mustBerth(0, "apply", "--settle", "1s")
 		cs := s.containers()
 		for _, svc := range []string{"db", "api", "web"} {
 			c, ok := cs[s.name(svc, 1)]
@@ -58,7 +58,7 @@ func TestApplyLifecycle(t *testing.T) {
 		if !strings.Contains(out, "in sync") {
 			t.Errorf("plan: %s", out)
 		}
-		out = s.mustBerth(0, "apply")
+		out = s.mustBerth(0, "apply", "--settle", "1s")
 		if !strings.Contains(out, "in sync") {
 			t.Errorf("apply: %s", out)
 		}
@@ -83,7 +83,7 @@ func TestApplyLifecycle(t *testing.T) {
 		if err := json.Unmarshal([]byte(js), &pl); err != nil || len(pl.Ops) != 1 || pl.Ops[0].Kind != compose.OpRecreate {
 			t.Errorf("plan --json: %v %+v", err, pl)
 		}
-		s.mustBerth(0, "apply")
+		s.mustBerth(0, "apply", "--settle", "1s")
 		after := s.containers()
 		if after[s.name("db", 1)].ID == before[s.name("db", 1)].ID {
 			t.Error("db was not recreated")
@@ -107,7 +107,7 @@ func TestApplyLifecycle(t *testing.T) {
 		if !strings.Contains(out, "orphan service") || !strings.Contains(out, s.name("web", 1)) {
 			t.Errorf("plan: %s", out)
 		}
-		s.mustBerth(0, "apply")
+		s.mustBerth(0, "apply", "--settle", "1s")
 		if _, ok := s.containers()[s.name("web", 1)]; ok {
 			t.Error("orphan web still exists")
 		}
@@ -124,7 +124,7 @@ func TestApplyLifecycle(t *testing.T) {
 		if strings.Count(out, "scale to 3") != 2 {
 			t.Errorf("plan: %s", out)
 		}
-		s.mustBerth(0, "apply")
+		s.mustBerth(0, "apply", "--settle", "1s")
 		cs := s.containers()
 		for n := 1; n <= 3; n++ {
 			if cs[s.name("api", n)].State != "running" {
@@ -135,7 +135,7 @@ func TestApplyLifecycle(t *testing.T) {
 			t.Error("scaling up recreated api-1")
 		}
 		s.edit("compose.yaml", "    scale: 3\n", "    scale: 1\n")
-		s.mustBerth(0, "apply")
+		s.mustBerth(0, "apply", "--settle", "1s")
 		cs = s.containers()
 		if _, ok := cs[s.name("api", 2)]; ok {
 			t.Errorf("api-2 left after scaling down: %s", ids(cs))
@@ -159,7 +159,7 @@ func TestApplyLifecycle(t *testing.T) {
 		if !strings.Contains(out, "create") || !strings.Contains(out, "container missing") {
 			t.Errorf("plan: %s", out)
 		}
-		s.mustBerth(0, "apply")
+		s.mustBerth(0, "apply", "--settle", "1s")
 		if s.containers()[s.name("api", 1)].State != "running" {
 			t.Error("api-1 not restored")
 		}

@@ -14,6 +14,7 @@
 //	/app exit N              exit with code N
 //	/app cat FILE            print FILE
 //	/app load URL INTERVAL   GET URL every INTERVAL until SIGTERM, one count line per request
+//	                         (KEEPALIVE=true: reuse connections, as a pooled client does)
 //
 // Exit code 2 means the command line or an environment variable was invalid.
 package main
@@ -70,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case cmd == "cat" && len(rest) == 1:
 		return cat(rest[0], stdout, stderr)
 	case cmd == "load" && len(rest) == 2:
-		return load(ctx, rest[0], rest[1], stdout, stderr)
+		return load(ctx, rest[0], rest[1], getenv("KEEPALIVE") == "true", stdout, stderr)
 	}
 	fmt.Fprintln(stderr, usage)
 	return 2

@@ -104,11 +104,13 @@ func cat(path string, stdout, stderr io.Writer) int {
 }
 
 // load is the client side of rollout tests: it requests url every interval
-// until SIGTERM and prints the running counts after each request, then a
-// final "done" line. Keep-alives are off so that every request dials anew:
-// that is what a new client sees during a rollout, and it resolves the
-// service name again each time.
-func load(ctx context.Context, url, interval string, stdout, stderr io.Writer) int {
+// until SIGTERM and prints the running counts after each request (slow: over
+// 500 ms; the slowest so far), then a final "done" line. Keep-alives are off
+// unless keepAlive (KEEPALIVE=true), so that every request dials anew: that
+// is what a new client sees during a rollout, and it resolves the service
+// name again each time. With keep-alives it is a pooled client, which holds
+// a connection to one container until that one closes it.
+func load(ctx context.Context, url, interval string, keepAlive bool, stdout, stderr io.Writer) int {
 	every, err := parseDuration(interval)
 	if err != nil || every <= 0 {
 		fmt.Fprintf(stderr, "load: invalid interval %q\n", interval)
@@ -116,14 +118,21 @@ func load(ctx context.Context, url, interval string, stdout, stderr io.Writer) i
 	}
 	c := &http.Client{
 		Timeout:   5 * time.Second,
-		Transport: &http.Transport{DisableKeepAlives: true},
+		Transport: &http.Transport{DisableKeepAlives: !keepAlive},
 	}
-	var ok, failed int
+	var ok, failed, slow int
+	var slowest time.Duration
 	fmt.Fprintf(stdout, "load %s every %s\n", url, every)
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
 	for {
+		start := time.Now()
 		status, _, err := fetch(ctx, c, url)
+		took := time.Since(start)
+		slowest = max(slowest, took)
+		if took > 500*time.Millisecond {
+			slow++
+		}
 		result := strconv.Itoa(status)
 		switch {
 		case ctx.Err() != nil:
@@ -137,7 +146,7 @@ func load(ctx context.Context, url, interval string, stdout, stderr io.Writer) i
 		default:
 			ok++
 		}
-		fmt.Fprintf(stdout, "ok=%d failed=%d last=%s\n", ok, failed, result)
+		fmt.Fprintf(stdout, "ok=%d failed=%d slow=%d slowest=%dms last=%s\n", ok, failed, slow, slowest.Milliseconds(), result)
 		select {
 		case <-ticker.C:
 		case <-ctx.Done():

@@ -1,0 +1,192 @@
+package rollout
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berth-gitops/berth/compose"
+)
+
+// load loads inline compose YAML the way berth does.
+func load(t *testing.T, yaml string) *types.Project {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "stack")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := compose.Load(context.Background(), compose.LoadOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestServiceSettings(t *testing.T) {
+	p := load(t, `
+services:
+  web:
+    image: app:1
+    x-berth:
+      update: stop-first
+      parallelism: 2
+      health_timeout: 45s
+      stability: 2s
+      drain: 0s
+  migrate:
+    image: app:1
+    x-berth: {role: migrate}
+  plain:
+    image: app:1
+`)
+	if err := Check(p); err != nil {
+		t.Fatal(err)
+	}
+	web, err := ReadServiceSettings(p.Services["web"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if web.Update != StopFirst || web.Parallelism != 2 || web.HealthTimeout != 45*time.Second || *web.Stability != 2*time.Second || *web.Drain != 0 {
+		t.Errorf("web settings = %+v", web)
+	}
+	if got := stability(web, time.Minute); got != 2*time.Second {
+		t.Errorf("stability override = %s", got)
+	}
+	m, _ := ReadServiceSettings(p.Services["migrate"])
+	if m.Role != RoleMigrate || m.Parallelism != 1 {
+		t.Errorf("migrate settings = %+v", m)
+	}
+	plain, _ := ReadServiceSettings(p.Services["plain"])
+	if plain.Parallelism != 1 || plain.Stability != nil || drain(plain) != time.Second || stability(plain, 7*time.Second) != 7*time.Second {
+		t.Errorf("defaults = %+v", plain)
+	}
+}
+
+func TestCheckRefusesBadSettings(t *testing.T) {
+	cases := map[string]struct{ yaml, want string }{
+		"strategy": {`
+services:
+  web: {image: a, x-berth: {update: blue-green}}`, `service "web": x-berth.update: "blue-green" is not start-first or stop-first`},
+		"unknown key": {`
+services:
+  web: {image: a, x-berth: {updat: stop-first}}`, `service "web": x-berth.updat: unknown key`},
+		"duration": {`
+services:
+  web: {image: a, x-berth: {health_timeout: 60}}`, `service "web": x-berth.health_timeout: want a duration like "30s", got 60`},
+		"bad duration": {`
+services:
+  web: {image: a, x-berth: {stability: soon}}`, `service "web": x-berth.stability: "soon" is not a duration`},
+		"parallelism": {`
+services:
+  web: {image: a, x-berth: {parallelism: 0}}`, `service "web": x-berth.parallelism: 0: want 1 or more`},
+		"role": {`
+services:
+  web: {image: a, x-berth: {role: cron}}`, `service "web": x-berth.role: "cron" is not a role berth knows`},
+		"start-first with a port": {`
+services:
+  web: {image: a, ports: ["8080:80"], x-berth: {update: start-first}}`, `service "web": x-berth.update: start-first cannot work with published host port 8080`},
+		"top-level key": {`
+x-berth: {bakee: 30s}
+services:
+  web: {image: a}`, `x-berth.bakee: unknown key`},
+		"bake": {`
+x-berth: {bake: forever}
+services:
+  web: {image: a}`, `x-berth.bake: "forever" is not a duration`},
+		"probe kind": {`
+x-berth:
+  verify: [{tcp: {addr: "web:80"}}]
+services:
+  web: {image: a}`, `x-berth.verify[0]: "tcp" is not a probe berth knows`},
+		"probe url": {`
+x-berth:
+  verify: [{http: {url: "web:8080/healthz"}}]
+services:
+  web: {image: a}`, `x-berth.verify[0].http.url: "web:8080/healthz": want http://HOST[:PORT]/PATH`},
+		"probe field": {`
+x-berth:
+  verify: [{http: {url: "http://web/", code: 200}}]
+services:
+  web: {image: a}`, `x-berth.verify[0].http.code: unknown key`},
+		"exec service": {`
+x-berth:
+  verify: [{exec: {service: api, command: ["/app", "health"]}}]
+services:
+  web: {image: a}`, `x-berth.verify[0].exec.service: "api" is not a service of the stack`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := Check(load(t, tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Check: %v\nwant an error containing %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestStackSettings(t *testing.T) {
+	p := load(t, `
+x-berth:
+  hosts: [web-1]
+  bake: 30s
+  verify:
+    - http: {url: "http://web:8080/healthz", status: 200, body: ok, timeout: 2s, retries: 5, interval: 500ms}
+    - exec: {service: web, command: ["/app", "health"]}
+    - exec: {service: web, command: "test -f /ready"}
+services:
+  web: {image: a}
+`)
+	set, err := ReadStackSettings(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Bake != 30*time.Second || len(set.Verify) != 3 {
+		t.Fatalf("settings = %+v", set)
+	}
+	h := set.Verify[0]
+	if h.HTTP.URL != "http://web:8080/healthz" || h.HTTP.Status != 200 || h.HTTP.Body != "ok" || h.Timeout != 2*time.Second || h.Retries != 5 || h.Interval != 500*time.Millisecond {
+		t.Errorf("http probe = %+v %+v", h, h.HTTP)
+	}
+	e := set.Verify[1]
+	if e.Exec.Service != "web" || strings.Join(e.Exec.Command, " ") != "/app health" || e.Retries != defaultProbeRetries || e.Timeout != defaultProbeTimeout {
+		t.Errorf("exec probe = %+v %+v", e, e.Exec)
+	}
+	if got := strings.Join(set.Verify[2].Exec.Command, "|"); got != "/bin/sh|-c|test -f /ready" {
+		t.Errorf("shell form = %q", got)
+	}
+	// compose's own reader knows the keys too.
+	if _, err := compose.ReadSettings(p.WorkingDir, ""); err != nil {
+		t.Errorf("compose.ReadSettings refuses the rollout's keys: %v", err)
+	}
+}
+
+func TestStrategyDefaults(t *testing.T) {
+	p := load(t, `
+services:
+  api: {image: a}
+  web: {image: a, ports: ["8080:80"]}
+  ephemeral: {image: a, ports: ["80"]}
+  named: {image: a, container_name: named}
+  host: {image: a, network_mode: host}
+  forced: {image: a, ports: ["8081:80"], x-berth: {update: stop-first}}
+  chosen: {image: a, container_name: chosen, x-berth: {update: start-first}}
+`)
+	want := map[string]string{"api": StartFirst, "web": StopFirst, "ephemeral": StartFirst, "named": StopFirst, "host": StopFirst, "forced": StopFirst, "chosen": StartFirst}
+	for name, strategy := range want {
+		set, err := ReadServiceSettings(p.Services[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Strategy(p.Services[name], set); got != strategy {
+			t.Errorf("%s: strategy %s, want %s", name, got, strategy)
+		}
+	}
+}
