@@ -83,6 +83,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.AddCommand(newVersionCmd(g), newConfigCmd(g), newPlanCmd(g), newApplyCmd(g))
 	root.AddCommand(newRunCmd(g), newStatusCmd(g), newHistoryCmd(g))
 	root.AddCommand(newDiffCmd(g))
+	root.AddCommand(newLintCmd(g))
 	return root
 }
 

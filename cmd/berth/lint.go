@@ -1,0 +1,340 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/lint"
+)
+
+type lintFlags struct {
+	env            string
+	root           string
+	format         string
+	policy         string
+	showExceptions bool
+	listRules      bool
+}
+
+func newLintCmd(g *globals) *cobra.Command {
+	var f lintFlags
+	cmd := &cobra.Command{
+		Use:   "lint [flags] DIR",
+		Short: "Check stacks against the production checklist; exit 0 clean, 1 errors, 2 bad input",
+		Long: `lint checks a stack folder, or every stack under --path of a repository, for
+floating image tags, missing health checks, restart policies, log rotation and
+memory limits, secrets written in the files, privileged containers and host
+mounts that hand over the host. 'berth lint --rules' lists the rules.
+
+The policy .berth/policy.yaml (found in DIR or above it, up to the folder that
+holds .git; or --policy) changes severities and excepts stacks and services,
+each with a reason. Stacks load without the process environment and with every
+profile enabled, so the verdict depends on the files alone.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.validate(args); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if f.listRules {
+				return f.printRules(g.stdout)
+			}
+			return f.run(cmd.Context(), g.stdout, args[0])
+		},
+	}
+	cmd.Flags().StringVar(&f.env, "env", "", "environment: apply compose.ENV.yaml and ENV.env")
+	cmd.Flags().StringVar(&f.root, "path", "stacks", "when DIR is a repository: the folder whose sub-folders are stacks")
+	cmd.Flags().StringVar(&f.format, "format", "text", "output: text, json or github (workflow annotations)")
+	cmd.Flags().StringVar(&f.policy, "policy", "", "policy file (default: .berth/policy.yaml in DIR or above)")
+	cmd.Flags().BoolVar(&f.showExceptions, "show-exceptions", false, "also print the findings that the policy excepts, with the reason")
+	cmd.Flags().BoolVar(&f.listRules, "rules", false, "list the rules with their default severity and exit")
+	return cmd
+}
+
+func (f *lintFlags) validate(args []string) error {
+	switch f.format {
+	case "text", "json", "github":
+	default:
+		return fmt.Errorf("--format: %q is not one of text, json, github", f.format)
+	}
+	if !f.listRules && len(args) != 1 {
+		return fmt.Errorf("lint needs a stack folder or a repository: berth lint DIR")
+	}
+	return nil
+}
+
+// stackResult is one stack's findings; loadErr is set when it did not load.
+type stackResult struct {
+	name, rel string
+	findings  []lint.Finding
+	loadErr   bool
+}
+
+func (f *lintFlags) run(ctx context.Context, w io.Writer, dir string) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	stacks, base, err := f.stacks(dir)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	pol, err := f.readPolicy(dir)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	results := make([]stackResult, len(stacks))
+	for i, s := range stacks {
+		results[i] = f.lintStack(ctx, s, slashRel(base, s), pol)
+	}
+	if err := f.print(w, results); err != nil {
+		return err
+	}
+	return lintExit(results)
+}
+
+// stacks lists the stack folders to lint and the folder that file names
+// are relative to: the Git work tree holding DIR when there is one, else
+// DIR (a repository) or the stack folder itself.
+func (f *lintFlags) stacks(dir string) ([]string, string, error) {
+	base := gitWorkTree(dir)
+	if base == "" {
+		base = dir
+	}
+	if isStackFolder(dir) {
+		return []string{dir}, base, nil
+	}
+	root := filepath.Join(dir, f.root)
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s has no compose file and no stack folders under --path %s: %w", dir, f.root, err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && isStackFolder(filepath.Join(root, e.Name())) {
+			out = append(out, filepath.Join(root, e.Name()))
+		}
+	}
+	if len(out) == 0 {
+		return nil, "", fmt.Errorf("%s has no compose file, and no folder under %s has one", dir, root)
+	}
+	return out, base, nil
+}
+
+func isStackFolder(dir string) bool {
+	for _, name := range cli.DefaultFileNames {
+		if st, err := os.Stat(filepath.Join(dir, name)); err == nil && st.Mode().IsRegular() {
+			return true
+		}
+	}
+	return false
+}
+
+// gitWorkTree is the folder at or above dir that holds .git, or "".
+func gitWorkTree(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return ""
+		}
+	}
+}
+
+func slashRel(base, p string) string {
+	rel, err := filepath.Rel(base, p)
+	if err != nil || rel == "." {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}
+
+func (f *lintFlags) readPolicy(dir string) (lint.Policy, error) {
+	if f.policy != "" {
+		return lint.ReadPolicy(f.policy, false)
+	}
+	file, err := lint.FindPolicy(dir)
+	if err != nil || file == "" {
+		return lint.Policy{}, err
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, file); err == nil && !strings.HasPrefix(rel, "..") {
+			file = rel
+		}
+	}
+	return lint.ReadPolicy(file, false)
+}
+
+// lintStack loads one stack the way the controller would deploy it, but
+// from the files alone: no process environment, every profile enabled.
+func (f *lintFlags) lintStack(ctx context.Context, dir, rel string, pol lint.Policy) stackResult {
+	name := filepath.Base(dir)
+	res := stackResult{name: name, rel: rel}
+	fail := func(err error) stackResult {
+		file := rel
+		if files, _ := compose.ConfigFiles(dir, f.env); len(files) > 0 {
+			file = joinRel(rel, filepath.Base(files[0]))
+		}
+		// Name the folder as the findings do, not by its absolute path.
+		msg := strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), joinRel(rel, ""))
+		msg = strings.ReplaceAll(msg, dir, dotIfEmpty(rel))
+		res.findings = []lint.Finding{{Rule: lint.RuleLoad, Severity: lint.SeverityError, Stack: name, File: file, Message: msg}}
+		res.loadErr = true
+		return res
+	}
+	p, err := compose.Load(ctx, compose.LoadOptions{Dir: dir, Env: f.env, Profiles: []string{"*"}, Placeholders: true})
+	if err != nil {
+		return fail(err)
+	}
+	src, err := lint.ReadSources(dir, f.env, rel)
+	if err != nil {
+		return fail(err)
+	}
+	res.findings = lint.Lint(p, src, pol)
+	return res
+}
+
+func joinRel(rel, name string) string {
+	if rel == "" {
+		return name
+	}
+	return rel + "/" + name
+}
+
+func dotIfEmpty(rel string) string {
+	if rel == "" {
+		return "."
+	}
+	return rel
+}
+
+// shown are the findings to print: excepted ones only when asked.
+func (f *lintFlags) shown(fs []lint.Finding) []lint.Finding {
+	if f.showExceptions {
+		return fs
+	}
+	return lint.Active(fs)
+}
+
+func (f *lintFlags) print(w io.Writer, results []stackResult) error {
+	var b strings.Builder
+	switch f.format {
+	case "json":
+		all := []lint.Finding{}
+		for _, r := range results {
+			all = append(all, f.shown(r.findings)...)
+		}
+		out, err := json.MarshalIndent(all, "", "  ")
+		if err != nil {
+			return err
+		}
+		b.Write(out)
+		b.WriteByte('\n')
+	case "github":
+		for _, r := range results {
+			for _, fd := range f.shown(r.findings) {
+				b.WriteString(fd.GitHub() + "\n")
+			}
+		}
+	default:
+		f.text(&b, results)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// text prints each stack's findings under a line with its counts, then the
+// total.
+func (f *lintFlags) text(b *strings.Builder, results []stackResult) {
+	var all []lint.Finding
+	for _, r := range results {
+		all = append(all, r.findings...)
+		label := r.name
+		if r.rel != "" && r.rel != r.name {
+			label += " (" + r.rel + ")"
+		}
+		switch {
+		case r.loadErr:
+			fmt.Fprintf(b, "stack %s: does not load\n", label)
+		case len(r.findings) == 0:
+			fmt.Fprintf(b, "stack %s: no findings\n", label)
+		default:
+			fmt.Fprintf(b, "stack %s: %s\n", label, lint.Summarize(r.findings))
+		}
+		for _, fd := range f.shown(r.findings) {
+			b.WriteString(fd.String() + "\n")
+		}
+	}
+	env := ""
+	if f.env != "" {
+		env = " for " + f.env
+	}
+	fmt.Fprintf(b, "%s%s: %s\n", countNoun(len(results), "stack"), env, lint.Summarize(all))
+}
+
+func countNoun(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// lintExit is 2 when a stack did not load, 1 when an error is not
+// excepted, else 0.
+func lintExit(results []stackResult) error {
+	var broken []string
+	failed := false
+	for _, r := range results {
+		if r.loadErr {
+			broken = append(broken, r.name)
+		}
+		failed = failed || lint.HasErrors(r.findings)
+	}
+	if len(broken) > 0 {
+		verb := "do"
+		if len(broken) == 1 {
+			verb = "does"
+		}
+		return &exitError{code: 2, err: fmt.Errorf("%s %s not load: %s", countNoun(len(broken), "stack"), verb, strings.Join(broken, ", "))}
+	}
+	if failed {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// printRules lists the rules: a table, or JSON with --format json.
+func (f *lintFlags) printRules(w io.Writer) error {
+	rules := lint.Rules()
+	if f.format == "json" {
+		out, err := json.MarshalIndent(rules, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", out)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RULE\tSEVERITY\tCHECKS")
+	for _, r := range rules {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.ID, r.Severity, r.Summary)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	for _, r := range rules {
+		fmt.Fprintf(w, "%s: %s.\n", r.ID, r.Why)
+	}
+	return nil
+}

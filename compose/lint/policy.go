@@ -1,0 +1,240 @@
+package lint
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// PolicyFile is where a repository keeps its policy, from its root.
+const PolicyFile = ".berth/policy.yaml"
+
+// Policy is a repository's say on the rules:
+//
+//	rules:
+//	  image-not-digest: off          # off | info | warning | error
+//	  no-memory-limit: error
+//	exceptions:
+//	  - rule: privileged
+//	    stack: monitoring            # optional; a path.Match pattern
+//	    service: cadvisor            # optional; a path.Match pattern
+//	    reason: "cadvisor reads cgroups"   # required
+//
+// The zero Policy is the defaults.
+type Policy struct {
+	// File is where the policy was read from; empty for the defaults.
+	File string
+	// Severities override rules' default severities; SeverityOff drops a
+	// rule's findings.
+	Severities map[string]Severity
+	Exceptions []Exception
+}
+
+// Exception suppresses the findings of one rule for matching stacks and
+// services. It keeps its reason, which an excepted finding carries.
+type Exception struct {
+	Rule    string
+	Stack   string // a path.Match pattern; empty matches every stack
+	Service string // a path.Match pattern; empty matches every service
+	Reason  string
+	Line    int // in the policy file
+}
+
+// LoadPolicy reads repoRoot/.berth/policy.yaml; a missing file is the
+// defaults.
+func LoadPolicy(repoRoot string) (Policy, error) {
+	return ReadPolicy(filepath.Join(repoRoot, filepath.FromSlash(PolicyFile)), true)
+}
+
+// FindPolicy looks for .berth/policy.yaml in dir and then upward, stopping
+// at the folder that holds .git or at the filesystem root. It returns the
+// file's path, or "" when there is none.
+func FindPolicy(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		f := filepath.Join(dir, filepath.FromSlash(PolicyFile))
+		if _, err := os.Stat(f); err == nil {
+			return f, nil
+		}
+		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+			return "", nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", nil
+		}
+		dir = parent
+	}
+}
+
+// ReadPolicy reads a policy file; with missingOK a missing file is the
+// defaults.
+func ReadPolicy(file string, missingOK bool) (Policy, error) {
+	data, err := os.ReadFile(file)
+	if missingOK && errors.Is(err, fs.ErrNotExist) {
+		return Policy{}, nil
+	}
+	if err != nil {
+		return Policy{}, fmt.Errorf("policy: %w", err)
+	}
+	return ParsePolicy(data, file)
+}
+
+// ParsePolicy reads a policy strictly: an unknown key, rule or severity, a
+// bad pattern or an exception without a reason is an error naming the file
+// and the line.
+func ParsePolicy(data []byte, name string) (Policy, error) {
+	pol := Policy{File: name}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return Policy{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(doc.Content) == 0 { // an empty file
+		return pol, nil
+	}
+	p := &policyParser{name: name}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		p.fail(root, "the policy must be a mapping with rules and exceptions")
+		return Policy{}, p.err()
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], resolve(root.Content[i+1])
+		switch k.Value {
+		case "rules":
+			pol.Severities = p.severities(v)
+		case "exceptions":
+			pol.Exceptions = p.exceptions(v)
+		default:
+			p.fail(k, "unknown key %q (want rules or exceptions)", k.Value)
+		}
+	}
+	if err := p.err(); err != nil {
+		return Policy{}, err
+	}
+	return pol, nil
+}
+
+type policyParser struct {
+	name string
+	errs []error
+}
+
+func (p *policyParser) fail(n *yaml.Node, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s:%d: %s", p.name, n.Line, fmt.Sprintf(format, args...)))
+}
+
+func (p *policyParser) err() error { return errors.Join(p.errs...) }
+
+func (p *policyParser) severities(v *yaml.Node) map[string]Severity {
+	if v.Kind != yaml.MappingNode {
+		p.fail(v, "rules: want a mapping of rule id to off, info, warning or error")
+		return nil
+	}
+	out := map[string]Severity{}
+	for _, kv := range pairs(v) {
+		k, val := kv[0], resolve(kv[1])
+		if _, ok := ruleByID(k.Value); !ok {
+			p.fail(k, "rules: unknown rule %q (berth lint --rules lists them)", k.Value)
+			continue
+		}
+		s := Severity(val.Value)
+		if val.Kind != yaml.ScalarNode || (s != SeverityOff && s.rank() > 2) {
+			p.fail(val, "rules.%s: %q is not one of off, info, warning, error", k.Value, val.Value)
+			continue
+		}
+		out[k.Value] = s
+	}
+	return out
+}
+
+func (p *policyParser) exceptions(v *yaml.Node) []Exception {
+	if v.Kind != yaml.SequenceNode {
+		p.fail(v, "exceptions: want a list")
+		return nil
+	}
+	var out []Exception
+	for i, item := range items(v) {
+		at := "exceptions[" + strconv.Itoa(i) + "]"
+		if item.Kind != yaml.MappingNode {
+			p.fail(item, "%s: want a mapping with rule, stack, service and reason", at)
+			continue
+		}
+		e := Exception{Line: item.Line}
+		fields := map[string]*string{"rule": &e.Rule, "stack": &e.Stack, "service": &e.Service, "reason": &e.Reason}
+		for _, kv := range pairs(item) {
+			dst, ok := fields[kv[0].Value]
+			val := resolve(kv[1])
+			switch {
+			case !ok:
+				p.fail(kv[0], "%s: unknown key %q (want rule, stack, service, reason)", at, kv[0].Value)
+			case val.Kind != yaml.ScalarNode:
+				p.fail(val, "%s.%s: want a string", at, kv[0].Value)
+			default:
+				*dst = val.Value
+			}
+		}
+		p.checkException(item, at, e)
+		out = append(out, e)
+	}
+	return out
+}
+
+func (p *policyParser) checkException(n *yaml.Node, at string, e Exception) {
+	if _, ok := ruleByID(e.Rule); !ok {
+		p.fail(n, "%s: rule %q is not a rule id (berth lint --rules lists them)", at, e.Rule)
+	}
+	if e.Reason == "" {
+		p.fail(n, "%s: reason is required: say why the %s finding is accepted", at, e.Rule)
+	}
+	for field, pat := range map[string]string{"stack": e.Stack, "service": e.Service} {
+		if _, err := path.Match(pat, ""); err != nil {
+			p.fail(n, "%s.%s: bad pattern %q: %v", at, field, pat, err)
+		}
+	}
+}
+
+// apply changes the findings' severities, drops the rules turned off and
+// marks the excepted findings.
+func (pol Policy) apply(fs []Finding) []Finding {
+	out := fs[:0]
+	for _, f := range fs {
+		if s, ok := pol.Severities[f.Rule]; ok && f.Rule != RuleLoad {
+			if s == SeverityOff {
+				continue
+			}
+			f.Severity = s
+		}
+		if e, ok := pol.exception(f); ok {
+			f.Excepted = e.Reason
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func (pol Policy) exception(f Finding) (Exception, bool) {
+	for _, e := range pol.Exceptions {
+		if e.Rule == f.Rule && match(e.Stack, f.Stack) && match(e.Service, f.Service) {
+			return e, true
+		}
+	}
+	return Exception{}, false
+}
+
+func match(pattern, s string) bool {
+	if pattern == "" {
+		return true
+	}
+	ok, _ := path.Match(pattern, s)
+	return ok
+}
