@@ -12,6 +12,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -43,6 +44,13 @@ type Config struct {
 	Env string `yaml:"env"`
 	// DataDir holds the clone, the exported stacks and the state database.
 	DataDir string `yaml:"data_dir"`
+	// SecretsDir holds the host's secrets, one file per secret, for
+	// {{ secret "NAME" }} in env templates. It need not exist when no
+	// template asks for a secret.
+	SecretsDir string `yaml:"secrets_dir"`
+	// AgeKeyFile holds the age identities that decrypt the stacks' sops
+	// files; when no layer sets it, SOPS_AGE_KEY_FILE is used, as by sops.
+	AgeKeyFile string `yaml:"age_key_file"`
 	// Listen is the status server's host:port; "" or "off" disables it.
 	Listen string `yaml:"listen"`
 	// Poll is a Go duration or a cron spec; see ParseSchedule.
@@ -53,6 +61,16 @@ type Config struct {
 	// Settle is how long a started container must keep running.
 	Settle Duration `yaml:"settle"`
 	Git    Git      `yaml:"git"`
+	// Webhooks turn on the push webhooks of the listen server, one
+	// provider per secret.
+	Webhooks Webhooks `yaml:"webhooks"`
+	// Notify is where deploy events are sent.
+	Notify Notify `yaml:"notify"`
+	// CommitStatus posts each deploy's outcome on its commit.
+	CommitStatus CommitStatus `yaml:"commit_status"`
+	// StatusURL links to a status page from commit statuses and
+	// notifications.
+	StatusURL string `yaml:"status_url"`
 }
 
 // Git is how to reach and trust the repository. Every secret is a file path.
@@ -67,18 +85,70 @@ type Git struct {
 	TrustedKeysFile string `yaml:"trusted_keys_file"`
 }
 
+// Webhooks name the files holding each provider's webhook secret; a
+// provider is on when its file is set.
+type Webhooks struct {
+	GitHubSecretFile    string `yaml:"github_secret_file"`
+	GiteaSecretFile     string `yaml:"gitea_secret_file"` // Gitea and Forgejo
+	GitLabTokenFile     string `yaml:"gitlab_token_file"`
+	BitbucketSecretFile string `yaml:"bitbucket_secret_file"`
+	GenericSecretFile   string `yaml:"generic_secret_file"`
+}
+
+// Notify names the notification sinks. Slack, Discord and Teams webhook
+// URLs carry their token, so they are read from files; the generic
+// webhook's URL is plain and its body is signed with the secret.
+type Notify struct {
+	SlackURLFile      string `yaml:"slack_url_file"`
+	DiscordURLFile    string `yaml:"discord_url_file"`
+	TeamsURLFile      string `yaml:"teams_url_file"`
+	WebhookURL        string `yaml:"webhook_url"`
+	WebhookSecretFile string `yaml:"webhook_secret_file"`
+}
+
+// Commit status providers.
+const (
+	ProviderGitHub = "github"
+	ProviderGitLab = "gitlab"
+	ProviderGitea  = "gitea" // Forgejo too
+)
+
+// CommitStatus says where commit statuses go. Owner and Repo default to
+// the ones in the repo URL (see CommitStatusRepo).
+type CommitStatus struct {
+	Provider  string `yaml:"provider"`
+	TokenFile string `yaml:"token_file"`
+	// URL is the API's base URL, for self-hosted hosts.
+	URL   string `yaml:"url"`
+	Owner string `yaml:"owner"`
+	Repo  string `yaml:"repo"`
+}
+
+// DefaultSecretsDir is where the host's secrets are unless set otherwise.
+const DefaultSecretsDir = "/etc/berth/secrets"
+
+// EnvSopsAgeKeyFile is the sops CLI's variable for the age key file.
+const EnvSopsAgeKeyFile = "SOPS_AGE_KEY_FILE"
+
 // Default is the configuration before any file, variable or flag.
 func Default() Config {
 	return Config{
-		Branch:  DefaultBranch,
-		Path:    "stacks",
-		Host:    hostname(),
-		DataDir: "/var/lib/berth",
-		Listen:  "127.0.0.1:9300",
-		Poll:    "1m",
-		Drift:   DriftCorrect,
-		Settle:  Duration{time.Second},
+		Branch:     DefaultBranch,
+		Path:       "stacks",
+		Host:       hostname(),
+		DataDir:    "/var/lib/berth",
+		SecretsDir: DefaultSecretsDir,
+		Listen:     "127.0.0.1:9300",
+		Poll:       "1m",
+		Drift:      DriftCorrect,
+		Settle:     Duration{10 * time.Second},
 	}
+}
+
+// RenderDir is where a stack's decrypted files go: the containers mount
+// them from there, so it lives as long as the data dir.
+func (c Config) RenderDir(stack string) string {
+	return filepath.Join(c.DataDir, "rendered", stack)
 }
 
 // ListenAddr is the status server's address, or "" when it is disabled.

@@ -12,8 +12,8 @@ import (
 func TestDefault(t *testing.T) {
 	c := Default()
 	host, _ := os.Hostname()
-	want := Config{Branch: "main", Path: "stacks", Host: host, DataDir: "/var/lib/berth", Listen: "127.0.0.1:9300",
-		Poll: "1m", Drift: "correct", Settle: Duration{time.Second}}
+	want := Config{Branch: "main", Path: "stacks", Host: host, DataDir: "/var/lib/berth", SecretsDir: "/etc/berth/secrets", Listen: "127.0.0.1:9300",
+		Poll: "1m", Drift: "correct", Settle: Duration{10 * time.Second}}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", c, want)
 	}
@@ -41,6 +41,8 @@ path: deploy/stacks
 host: vps-1
 env: production
 data_dir: state
+secrets_dir: secrets
+age_key_file: /etc/berth/age.key
 listen: ":9400"
 poll: "*/5 * * * *"
 drift: warn
@@ -61,7 +63,8 @@ git:
 	}
 	want := Config{
 		Repo: "ssh://git@git.example.com/infra.git", Tag: "v1.4.0", Path: "deploy/stacks", Host: "vps-1",
-		Env: "production", DataDir: filepath.Join(dir, "state"), Listen: ":9400", Poll: "*/5 * * * *",
+		Env: "production", DataDir: filepath.Join(dir, "state"), SecretsDir: filepath.Join(dir, "secrets"),
+		AgeKeyFile: "/etc/berth/age.key", Listen: ":9400", Poll: "*/5 * * * *",
 		Drift: "warn", Shallow: true, Settle: Duration{2500 * time.Millisecond},
 		Git: Git{Username: "deploy", SSHKeyFile: "/etc/berth/id_ed25519", KnownHostsFile: filepath.Join(dir, "known_hosts"),
 			VerifyCommits: true, TrustedKeysFile: filepath.Join(dir, "keys.asc")},

@@ -16,7 +16,7 @@ func TestExample(t *testing.T) {
 	}
 	if c.Repo != "https://git.example.com/infra/deploy.git" || c.Branch != "main" || c.Path != "stacks" ||
 		c.Env != "production" || c.DataDir != "/var/lib/berth" || c.Listen != "127.0.0.1:9300" ||
-		c.Poll != "@every 1m" || c.Drift != DriftCorrect || c.Settle.Duration != time.Second ||
+		c.Poll != "@every 1m" || c.Drift != DriftCorrect || c.Settle.Duration != 10*time.Second ||
 		c.Git.TokenFile != "/etc/berth/git-token" {
 		t.Fatalf("example = %+v", c)
 	}

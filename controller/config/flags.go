@@ -37,7 +37,8 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 
 // Resolve builds the Config once the flags are parsed: Default, then the
 // file from --config or BERTH_CONFIG, then the environment, then the flags
-// that were given; so a flag beats a variable, which beats the file. Relative
+// that were given; so a flag beats a variable, which beats the file.
+// SOPS_AGE_KEY_FILE comes last, for an age key file none of them set. Relative
 // paths from the environment and flags are taken from the working directory.
 // The result is validated.
 func (f *Flags) Resolve(getenv func(string) string) (Config, error) {
@@ -59,6 +60,9 @@ func (f *Flags) Resolve(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.fillHost()
+	if c.AgeKeyFile == "" {
+		c.AgeKeyFile = getenv(EnvSopsAgeKeyFile)
+	}
 	wd, err := os.Getwd()
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)

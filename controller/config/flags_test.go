@@ -99,9 +99,13 @@ func TestFlagsAndVariables(t *testing.T) {
 	BindFlags(fs)
 	var flags []string
 	fs.VisitAll(func(f *pflag.Flag) { flags = append(flags, f.Name) })
-	wantFlags := []string{"branch", "commit", "config", "data-dir", "drift", "env", "git-known-hosts-file",
-		"git-password-file", "git-ssh-key-file", "git-token-file", "git-username", "host", "listen", "path", "poll",
-		"repo", "settle", "shallow", "tag", "trusted-keys-file", "verify-commits"}
+	wantFlags := []string{"age-key-file", "bitbucket-webhook-secret-file", "branch", "commit", "commit-status-owner",
+		"commit-status-provider", "commit-status-repo", "commit-status-token-file", "commit-status-url", "config",
+		"data-dir", "drift", "env", "generic-webhook-secret-file", "git-known-hosts-file", "git-password-file",
+		"git-ssh-key-file", "git-token-file", "git-username", "gitea-webhook-secret-file", "github-webhook-secret-file",
+		"gitlab-webhook-token-file", "host", "listen", "notify-discord-url-file", "notify-slack-url-file",
+		"notify-teams-url-file", "notify-webhook-secret-file", "notify-webhook-url", "path", "poll", "repo", "secrets-dir",
+		"settle", "shallow", "status-url", "tag", "trusted-keys-file", "verify-commits"}
 	if !reflect.DeepEqual(flags, wantFlags) {
 		t.Errorf("flags = %q\nwant %q", flags, wantFlags)
 	}
@@ -110,10 +114,83 @@ func TestFlagsAndVariables(t *testing.T) {
 		vars = append(vars, s.env())
 	}
 	wantVars := []string{"BERTH_REPO", "BERTH_BRANCH", "BERTH_TAG", "BERTH_COMMIT", "BERTH_PATH", "BERTH_HOST",
-		"BERTH_ENV", "BERTH_DATA_DIR", "BERTH_LISTEN", "BERTH_POLL", "BERTH_DRIFT", "BERTH_SHALLOW", "BERTH_SETTLE",
+		"BERTH_ENV", "BERTH_DATA_DIR", "BERTH_SECRETS_DIR", "BERTH_AGE_KEY_FILE", "BERTH_LISTEN", "BERTH_POLL", "BERTH_DRIFT", "BERTH_SHALLOW", "BERTH_SETTLE",
 		"BERTH_GIT_USERNAME", "BERTH_GIT_PASSWORD_FILE", "BERTH_GIT_TOKEN_FILE", "BERTH_GIT_SSH_KEY_FILE",
-		"BERTH_GIT_KNOWN_HOSTS_FILE", "BERTH_VERIFY_COMMITS", "BERTH_TRUSTED_KEYS_FILE"}
+		"BERTH_GIT_KNOWN_HOSTS_FILE", "BERTH_VERIFY_COMMITS", "BERTH_TRUSTED_KEYS_FILE",
+		"BERTH_GITHUB_WEBHOOK_SECRET_FILE", "BERTH_GITEA_WEBHOOK_SECRET_FILE", "BERTH_GITLAB_WEBHOOK_TOKEN_FILE",
+		"BERTH_BITBUCKET_WEBHOOK_SECRET_FILE", "BERTH_GENERIC_WEBHOOK_SECRET_FILE", "BERTH_NOTIFY_SLACK_URL_FILE",
+		"BERTH_NOTIFY_DISCORD_URL_FILE", "BERTH_NOTIFY_TEAMS_URL_FILE", "BERTH_NOTIFY_WEBHOOK_URL",
+		"BERTH_NOTIFY_WEBHOOK_SECRET_FILE", "BERTH_COMMIT_STATUS_PROVIDER", "BERTH_COMMIT_STATUS_TOKEN_FILE",
+		"BERTH_COMMIT_STATUS_URL", "BERTH_COMMIT_STATUS_OWNER", "BERTH_COMMIT_STATUS_REPO", "BERTH_STATUS_URL"}
 	if !reflect.DeepEqual(vars, wantVars) {
 		t.Errorf("variables = %q\nwant %q", vars, wantVars)
+	}
+}
+
+// The age key file comes from a flag, BERTH_AGE_KEY_FILE or the config
+// file, and only when none sets it from SOPS_AGE_KEY_FILE, as sops reads it.
+func TestAgeKeyFileAndSecretsDir(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"flag.key", "berth.key", "sops.key", "file.key"} {
+		writeFile(t, filepath.Join(dir, f), "# key\n")
+	}
+	withFile := filepath.Join(dir, "with.yaml")
+	writeFile(t, withFile, "repo: https://git.example.com/infra.git\nage_key_file: file.key\nsecrets_dir: s\n")
+	without := filepath.Join(dir, "without.yaml")
+	writeFile(t, without, "repo: https://git.example.com/infra.git\n")
+	for _, tc := range []struct {
+		name             string
+		file             string
+		env              map[string]string
+		args             []string
+		wantKey, wantDir string
+	}{
+		{"defaults", without, nil, nil, "", "/etc/berth/secrets"},
+		{"sops variable", without, map[string]string{"SOPS_AGE_KEY_FILE": filepath.Join(dir, "sops.key")}, nil, "sops.key", "/etc/berth/secrets"},
+		{"file over sops variable", withFile, map[string]string{"SOPS_AGE_KEY_FILE": filepath.Join(dir, "sops.key")}, nil, "file.key", filepath.Join(dir, "s")},
+		{"berth variable", without, map[string]string{"BERTH_AGE_KEY_FILE": filepath.Join(dir, "berth.key"), "SOPS_AGE_KEY_FILE": filepath.Join(dir, "sops.key"), "BERTH_SECRETS_DIR": "/run/secrets-b"}, nil, "berth.key", "/run/secrets-b"},
+		{"flags", withFile, map[string]string{"BERTH_AGE_KEY_FILE": filepath.Join(dir, "berth.key")}, []string{"--age-key-file", filepath.Join(dir, "flag.key"), "--secrets-dir", "/srv/secrets"}, "flag.key", "/srv/secrets"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+			f := BindFlags(fs)
+			if err := fs.Parse(append([]string{"--config", tc.file}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+			c, err := f.Resolve(func(k string) string { return tc.env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if filepath.Base(c.AgeKeyFile) != tc.wantKey && !(tc.wantKey == "" && c.AgeKeyFile == "") {
+				t.Errorf("age_key_file = %q, want %s", c.AgeKeyFile, tc.wantKey)
+			}
+			if c.SecretsDir != tc.wantDir {
+				t.Errorf("secrets_dir = %q, want %s", c.SecretsDir, tc.wantDir)
+			}
+		})
+	}
+}
+
+func TestSecretSettingsValidate(t *testing.T) {
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "file")
+	writeFile(t, notDir, "x")
+	c := Default()
+	c.Repo = "https://git.example.com/infra.git"
+	c.SecretsDir = notDir
+	c.AgeKeyFile = filepath.Join(dir, "missing.key")
+	err := c.Validate()
+	for _, want := range []string{`secrets_dir: "` + notDir + `" is not a directory`, "age_key_file: open " + c.AgeKeyFile} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want %q", err, want)
+		}
+	}
+	c.SecretsDir = filepath.Join(dir, "not-yet")
+	c.AgeKeyFile = ""
+	if err := c.Validate(); err != nil {
+		t.Errorf("a secrets dir that does not exist yet: %v", err)
+	}
+	if got := c.RenderDir("shop"); got != "/var/lib/berth/rendered/shop" {
+		t.Errorf("RenderDir = %s", got)
 	}
 }

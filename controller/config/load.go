@@ -72,8 +72,12 @@ func (c *Config) fillHost() {
 
 // absPaths makes the relative local paths absolute against base.
 func (c *Config) absPaths(base string) {
-	for _, p := range []*string{&c.DataDir, &c.Git.PasswordFile, &c.Git.TokenFile,
-		&c.Git.SSHKeyFile, &c.Git.KnownHostsFile, &c.Git.TrustedKeysFile} {
+	for _, p := range []*string{&c.DataDir, &c.SecretsDir, &c.AgeKeyFile, &c.Git.PasswordFile, &c.Git.TokenFile,
+		&c.Git.SSHKeyFile, &c.Git.KnownHostsFile, &c.Git.TrustedKeysFile,
+		&c.Webhooks.GitHubSecretFile, &c.Webhooks.GiteaSecretFile, &c.Webhooks.GitLabTokenFile,
+		&c.Webhooks.BitbucketSecretFile, &c.Webhooks.GenericSecretFile,
+		&c.Notify.SlackURLFile, &c.Notify.DiscordURLFile, &c.Notify.TeamsURLFile, &c.Notify.WebhookSecretFile,
+		&c.CommitStatus.TokenFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -93,10 +97,8 @@ func yamlError(err error) error {
 	errs := make([]error, 0, len(te.Errors))
 	for _, msg := range te.Errors {
 		if m := unknownField.FindStringSubmatch(msg); m != nil {
-			prefix := ""
-			if m[3] == "Git" {
-				prefix = "git."
-			}
+			prefix := map[string]string{"Git": "git.", "Webhooks": "webhooks.", "Notify": "notify.",
+				"CommitStatus": "commit_status."}[m[3]]
 			msg = fmt.Sprintf("line %s: unknown key %q", m[1], prefix+m[2])
 		}
 		errs = append(errs, errors.New(msg))

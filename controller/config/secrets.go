@@ -2,9 +2,11 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 )
 
 // Secrets are the contents of the credential files. They print as
@@ -15,13 +17,28 @@ type Secrets struct {
 	// TrustedKeys is the armored OpenPGP key ring. Not secret, but read
 	// here so that every file is read at one point, with the same errors.
 	TrustedKeys string
+
+	// The webhook secrets (GitLab's is a token compared as is).
+	GitHubWebhookSecret    string
+	GiteaWebhookSecret     string
+	GitLabWebhookToken     string
+	BitbucketWebhookSecret string
+	GenericWebhookSecret   string
+
+	// The notification webhook URLs, which hold their tokens, and the
+	// generic webhook's signing secret.
+	SlackURL            string
+	DiscordURL          string
+	TeamsURL            string
+	NotifyWebhookSecret string
+
+	CommitStatusToken string
 }
 
-// ReadSecrets reads the password, token and trusted keys files that are
-// set. One trailing newline is dropped, as editors and `echo` add it.
-// Errors name the setting and the file, never what is in it. The SSH key
-// and known_hosts files are left to the Git client, which reads them by
-// path.
+// ReadSecrets reads every credential file that is set. One trailing
+// newline is dropped, as editors and `echo` add it. Errors name the setting
+// and the file, never what is in it. The SSH key and known_hosts files are
+// left to the Git client, which reads them by path.
 func (c Config) ReadSecrets() (Secrets, error) {
 	var s Secrets
 	for _, f := range []struct {
@@ -32,6 +49,16 @@ func (c Config) ReadSecrets() (Secrets, error) {
 		{"git.password_file", c.Git.PasswordFile, &s.Password, true},
 		{"git.token_file", c.Git.TokenFile, &s.Token, true},
 		{"git.trusted_keys_file", c.Git.TrustedKeysFile, &s.TrustedKeys, false},
+		{"webhooks.github_secret_file", c.Webhooks.GitHubSecretFile, &s.GitHubWebhookSecret, true},
+		{"webhooks.gitea_secret_file", c.Webhooks.GiteaSecretFile, &s.GiteaWebhookSecret, true},
+		{"webhooks.gitlab_token_file", c.Webhooks.GitLabTokenFile, &s.GitLabWebhookToken, true},
+		{"webhooks.bitbucket_secret_file", c.Webhooks.BitbucketSecretFile, &s.BitbucketWebhookSecret, true},
+		{"webhooks.generic_secret_file", c.Webhooks.GenericSecretFile, &s.GenericWebhookSecret, true},
+		{"notify.slack_url_file", c.Notify.SlackURLFile, &s.SlackURL, true},
+		{"notify.discord_url_file", c.Notify.DiscordURLFile, &s.DiscordURL, true},
+		{"notify.teams_url_file", c.Notify.TeamsURLFile, &s.TeamsURL, true},
+		{"notify.webhook_secret_file", c.Notify.WebhookSecretFile, &s.NotifyWebhookSecret, true},
+		{"commit_status.token_file", c.CommitStatus.TokenFile, &s.CommitStatusToken, true},
 	} {
 		if f.path == "" {
 			continue
@@ -61,8 +88,29 @@ func readSecret(path string, oneLine bool) (string, error) {
 	return string(b), nil
 }
 
+// fields names every secret with its value, for the printers below.
+func (s Secrets) fields() []struct{ name, value string } {
+	return []struct{ name, value string }{
+		{"password", s.Password}, {"token", s.Token}, {"trusted_keys", s.TrustedKeys},
+		{"github_webhook_secret", s.GitHubWebhookSecret}, {"gitea_webhook_secret", s.GiteaWebhookSecret},
+		{"gitlab_webhook_token", s.GitLabWebhookToken}, {"bitbucket_webhook_secret", s.BitbucketWebhookSecret},
+		{"generic_webhook_secret", s.GenericWebhookSecret},
+		{"slack_url", s.SlackURL}, {"discord_url", s.DiscordURL}, {"teams_url", s.TeamsURL},
+		{"notify_webhook_secret", s.NotifyWebhookSecret}, {"commit_status_token", s.CommitStatusToken},
+	}
+}
+
 func (s Secrets) String() string {
-	return fmt.Sprintf("{Password:%s Token:%s TrustedKeys:%s}", isSet(s.Password), isSet(s.Token), isSet(s.TrustedKeys))
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, f := range s.fields() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(f.name + ":" + isSet(f.value))
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // GoString keeps %#v as quiet as %v.
@@ -70,8 +118,11 @@ func (s Secrets) GoString() string { return "config.Secrets" + s.String() }
 
 // LogValue keeps slog from printing the fields.
 func (s Secrets) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("password", isSet(s.Password)), slog.String("token", isSet(s.Token)),
-		slog.String("trusted_keys", isSet(s.TrustedKeys)))
+	var as []slog.Attr
+	for _, f := range s.fields() {
+		as = append(as, slog.String(f.name, isSet(f.value)))
+	}
+	return slog.GroupValue(as...)
 }
 
 func isSet(v string) string {
@@ -83,5 +134,9 @@ func isSet(v string) string {
 
 // MarshalJSON keeps encoding/json as quiet as %v.
 func (s Secrets) MarshalJSON() ([]byte, error) {
-	return fmt.Appendf(nil, `{"password":%q,"token":%q,"trusted_keys":%q}`, isSet(s.Password), isSet(s.Token), isSet(s.TrustedKeys)), nil
+	m := map[string]string{}
+	for _, f := range s.fields() {
+		m[f.name] = isSet(f.value)
+	}
+	return json.Marshal(m)
 }

@@ -45,6 +45,14 @@ func (c *Config) Validate() error {
 	if !filepath.IsAbs(c.DataDir) {
 		add("data_dir: %q is not an absolute path", c.DataDir)
 	}
+	if msg := secretsDirProblem(c.SecretsDir); msg != "" {
+		add("secrets_dir: %q %s", c.SecretsDir, msg)
+	}
+	if c.AgeKeyFile != "" {
+		if err := readable(c.AgeKeyFile); err != nil {
+			add("age_key_file: %w", err)
+		}
+	}
 	if msg := listenProblem(c.Listen); msg != "" {
 		add("listen: %q %s", c.Listen, msg)
 	}
@@ -58,6 +66,7 @@ func (c *Config) Validate() error {
 		add("settle: %q is negative", c.Settle.String())
 	}
 	errs = append(errs, c.Git.problems()...)
+	errs = append(errs, c.integrationProblems()...)
 	return errors.Join(errs...)
 }
 
@@ -98,6 +107,21 @@ func repoPathProblem(p string) string {
 		return "leaves the repository"
 	case path.Clean(p) != p:
 		return fmt.Sprintf("is not clean (use %q)", path.Clean(p))
+	}
+	return ""
+}
+
+// secretsDirProblem checks the secrets dir: absolute, and a folder if it
+// exists. A missing one is fine until a template asks for a secret.
+func secretsDirProblem(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	if !filepath.IsAbs(dir) {
+		return "is not an absolute path"
+	}
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return "is not a directory"
 	}
 	return ""
 }

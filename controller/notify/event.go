@@ -1,0 +1,130 @@
+// Package notify tells people about deploys: Slack, Discord and Microsoft
+// Teams incoming webhooks and a generic signed webhook, and any other Sink
+// (commit statuses plug in the same way).
+//
+// The controller decides what is worth saying (a change, a failure, a
+// recovery) and calls Notify, which never blocks: each sink has its own
+// bounded queue and goroutine, so a slow or dead sink delays neither the
+// others nor a deploy. Duplicates (same kind, stack and commit within a
+// window) are dropped, failed sends are retried with backoff, and a sink's
+// URL, which holds its token, is never logged: only its kind and host.
+package notify
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Kind is what happened.
+type Kind string
+
+// The kinds of events.
+const (
+	DeployStarted   Kind = "deploy_started"
+	DeploySucceeded Kind = "deploy_succeeded"
+	DeployFailed    Kind = "deploy_failed"
+	RolledBack      Kind = "rolled_back"
+	Stalled         Kind = "stalled"
+	Recovered       Kind = "recovered"
+)
+
+// Event is one thing that happened to a stack on a host. Its JSON is the
+// body of the generic webhook.
+type Event struct {
+	Kind  Kind   `json:"kind"`
+	Host  string `json:"host"`
+	Stack string `json:"stack"`
+	// Commit is the commit the event is about: the one being deployed, or
+	// the one that failed (also for RolledBack and Stalled).
+	Commit string `json:"commit"`
+	// Author and Message are the commit's author and subject line.
+	Author  string `json:"author,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Reason is the error or cause, for failures, rollbacks and stalls.
+	Reason string    `json:"reason,omitempty"`
+	Time   time.Time `json:"time"`
+	// URL links to a status page, when one is configured.
+	URL string `json:"url,omitempty"`
+}
+
+// Title is the event in a few words: "shop deployed on vps-1".
+func (e Event) Title() string {
+	what := map[Kind]string{
+		DeployStarted:   "deploying",
+		DeploySucceeded: "deployed",
+		DeployFailed:    "deploy failed",
+		RolledBack:      "rolled back",
+		Stalled:         "stalled",
+		Recovered:       "recovered",
+	}[e.Kind]
+	if what == "" {
+		what = string(e.Kind)
+	}
+	return fmt.Sprintf("%s %s %s on %s", e.icon(), e.Stack, what, e.Host)
+}
+
+func (e Event) icon() string {
+	switch e.Kind {
+	case DeployStarted:
+		return "🚀"
+	case DeploySucceeded:
+		return "✅"
+	case DeployFailed:
+		return "❌"
+	case RolledBack:
+		return "↩️"
+	case Stalled:
+		return "⏸️"
+	case Recovered:
+		return "💚"
+	}
+	return "ℹ️"
+}
+
+// Detail is the commit line and the reason: "abc1234 “bump web” by ops".
+func (e Event) Detail() string {
+	var b strings.Builder
+	if e.Commit != "" {
+		b.WriteString("commit " + Short(e.Commit))
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, " “%s”", oneLine(e.Message, 200))
+	}
+	if e.Author != "" {
+		b.WriteString(" by " + e.Author)
+	}
+	if e.Reason != "" {
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
+		b.WriteString(oneLine(e.Reason, 1000))
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// Text is Title and Detail on one line.
+func (e Event) Text() string {
+	if d := e.Detail(); d != "" {
+		return e.Title() + ": " + d
+	}
+	return e.Title()
+}
+
+// Short is a commit hash cut to 12 characters.
+func Short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}
+
+// oneLine keeps the first line and cuts it to max runes.
+func oneLine(s string, max int) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	s = strings.TrimSpace(s)
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max-1]) + "…"
+	}
+	return s
+}
