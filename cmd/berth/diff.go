@@ -249,7 +249,7 @@ func (c *comparer) load(ctx context.Context, hash, name, dir string) (*types.Pro
 	if err := c.src.Export(hash, src, dir); err != nil {
 		return nil, fmt.Errorf("export %s at %s: %w", src, short(hash), err)
 	}
-	p, err := compose.Load(ctx, compose.LoadOptions{Dir: dir, Env: c.env})
+	p, err := compose.Load(ctx, compose.LoadOptions{Dir: dir, Env: c.env, Placeholders: true})
 	if err != nil {
 		// Name the folder in the repository, not the temporary copy.
 		msg := strings.ReplaceAll(err.Error(), dir, src)

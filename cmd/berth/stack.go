@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/rollout"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
@@ -17,6 +18,11 @@ type stackFlags struct {
 	env      string
 	envFiles []string
 	profiles []string
+	secrets  secretFlags
+	// persistent keeps the decrypted files that containers mount (apply);
+	// renderDir is where they went.
+	persistent bool
+	renderDir  string
 }
 
 func (f *stackFlags) register(cmd *cobra.Command) {
@@ -24,12 +30,23 @@ func (f *stackFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.env, "env", "", "environment: apply compose.ENV.yaml and ENV.env")
 	cmd.Flags().StringArrayVar(&f.envFiles, "env-file", nil, "env file for interpolation, instead of the folder's .env (repeatable)")
 	cmd.Flags().StringArrayVar(&f.profiles, "profile", nil, "profile to enable (repeatable)")
+	f.secrets.register(cmd.Flags())
 }
 
+// load reads the stack folder. Env templates and sops files are rendered
+// into a private folder that goes away at once, except for apply, whose
+// containers mount the decrypted files.
 func (f *stackFlags) load(cmd *cobra.Command, dir string) (*types.Project, error) {
-	p, err := compose.Load(cmd.Context(), compose.LoadOptions{
+	o := compose.LoadOptions{
 		Dir: dir, ProjectName: f.project, Env: f.env, EnvFiles: f.envFiles, Profiles: f.profiles, OSEnv: true,
-	})
+	}
+	cleanup, err := f.secrets.fill(&o, f.persistent)
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	defer cleanup()
+	f.renderDir = o.RenderDir
+	p, err := compose.Load(cmd.Context(), o)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}
@@ -155,18 +172,27 @@ func newApplyCmd(g *globals) *cobra.Command {
 	var settle time.Duration
 	cmd := &cobra.Command{
 		Use:   "apply [flags] DIR",
-		Short: "Make the live stack equal to the folder's files",
-		Args:  cobra.ExactArgs(1),
+		Short: "Roll the live stack out to the folder's files, behind health gates",
+		Long: `Roll the live stack out to the folder's files: images pulled first,
+migrations run, services replaced in dependency order (start-first or
+stop-first), each held to its health gate, then the x-berth verify probes
+and bake window. When something fails, the containers it replaced are put
+back and apply exits 1.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if settle < 0 {
 				return &exitError{code: 2, err: fmt.Errorf("--settle: %s is negative", settle)}
 			}
+			f.persistent = true
 			st, err := f.diff(cmd, args[0])
 			if err != nil {
 				return err
 			}
 			defer st.engine.Close()
 			p, pl := st.project, st.plan
+			if err := rollout.Check(p); err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			for _, w := range pl.Warnings {
 				g.logger.Warn(w, "stack", p.Name)
 			}
@@ -174,22 +200,36 @@ func newApplyCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(g.stdout, "project %s is in sync\n", p.Name)
 				return nil
 			}
+			stability := settle
+			if stability == 0 {
+				stability = -1 // only check that it runs
+			}
 			start := time.Now()
-			err = compose.Apply(cmd.Context(), st.engine, p, st.desired, pl, compose.ApplyOptions{
-				Logger: g.logger.With("stack", p.Name),
-				Settle: settle,
-				Progress: func(op compose.Op) {
-					fmt.Fprintf(g.stdout, "%s\n", op.Describe())
+			log := g.logger.With("stack", p.Name)
+			res, err := rollout.Run(cmd.Context(), st.engine, p, st.desired, pl, rollout.Options{
+				Logger:     log,
+				Stability:  stability,
+				RestoreAll: true,
+				Progress: func(s rollout.Step) {
+					if s.Waited == 0 {
+						fmt.Fprintf(g.stdout, "%s\n", s.Message)
+					}
 				},
 			})
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
+			if f := res.Failure; f != nil {
+				return &exitError{code: 1, err: fmt.Errorf("%w\nthe containers it replaced were put back", f)}
+			}
 			fmt.Fprintf(g.stdout, "project %s applied: %d operation(s) in %.1fs\n", p.Name, len(pl.Ops), time.Since(start).Seconds())
+			if err := compose.PruneRendered(f.renderDir, p); err != nil {
+				log.Warn("prune decrypted files no container mounts", "error", err)
+			}
 			return nil
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().DurationVar(&settle, "settle", time.Second, "how long a started container must keep running to count as started (0: only check it is running)")
+	cmd.Flags().DurationVar(&settle, "settle", rollout.DefaultStability, "how long a started container without a healthcheck must keep running, without a restart, to pass its gate (x-berth stability overrides it; 0: only check that it runs)")
 	return cmd
 }

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/controller/config"
+)
+
+// secretFlags say where a stack command (config, plan, apply) finds the
+// host's secrets and age key, as `berth run` does from its config:
+// --secrets-dir, else BERTH_SECRETS_DIR, else /etc/berth/secrets;
+// --age-key-file, else BERTH_AGE_KEY_FILE, else SOPS_AGE_KEY_FILE.
+type secretFlags struct {
+	fs         *pflag.FlagSet
+	secretsDir string
+	ageKeyFile string
+	// getenv reads the variables; nil means os.Getenv.
+	getenv func(string) string
+}
+
+// register adds --secrets-dir and --age-key-file to fs.
+func (f *secretFlags) register(fs *pflag.FlagSet) {
+	f.fs = fs
+	fs.StringVar(&f.secretsDir, "secrets-dir", config.DefaultSecretsDir,
+		`folder of host secrets, one file per secret, for {{ secret "NAME" }} in env templates (env BERTH_SECRETS_DIR)`)
+	fs.StringVar(&f.ageKeyFile, "age-key-file", "",
+		"age identity file that decrypts the stack's sops files (env BERTH_AGE_KEY_FILE, else SOPS_AGE_KEY_FILE)")
+}
+
+// fill sets o's SecretsDir, AgeKeyFile and RenderDir. Decrypted files go
+// to a private temporary folder that cleanup removes, except with
+// persistent (apply), where containers mount them: then the folder is
+// persistentRenderDir's and stays. Call cleanup when the command ends.
+func (f *secretFlags) fill(o *compose.LoadOptions, persistent bool) (cleanup func(), err error) {
+	getenv := f.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	secrets, key := f.secretsDir, f.ageKeyFile
+	if f.fs == nil || !f.fs.Changed("secrets-dir") {
+		if v := getenv("BERTH_SECRETS_DIR"); v != "" {
+			secrets = v
+		}
+	}
+	if f.fs == nil || !f.fs.Changed("age-key-file") {
+		key = firstSet(getenv("BERTH_AGE_KEY_FILE"), getenv(config.EnvSopsAgeKeyFile), key)
+	}
+	for _, p := range []*string{&secrets, &key} {
+		if *p != "" {
+			if *p, err = filepath.Abs(*p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	o.SecretsDir, o.AgeKeyFile = secrets, key
+	if persistent {
+		o.RenderDir, err = persistentRenderDir(getenv, o.Dir)
+		return func() {}, err
+	}
+	base := getenv("XDG_RUNTIME_DIR") // a tmpfs private to the user, when there is one
+	if st, err := os.Stat(base); base == "" || err != nil || !st.IsDir() {
+		base = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "berth-render-*")
+	if err != nil {
+		return nil, fmt.Errorf("render dir: %w", err)
+	}
+	o.RenderDir = dir
+	return func() { _ = os.RemoveAll(dir) }, nil
+}
+
+// persistentRenderDir is where `berth apply` keeps a stack folder's
+// decrypted files for its containers to mount across restarts:
+// $XDG_STATE_HOME/berth/rendered/<folder>-<digest of its path>, or
+// ~/.local/state/... when XDG_STATE_HOME is unset.
+func persistentRenderDir(getenv func(string) string, stackDir string) (string, error) {
+	abs, err := filepath.Abs(stackDir)
+	if err != nil {
+		return "", err
+	}
+	base := getenv("XDG_STATE_HOME")
+	if base == "" {
+		home := getenv("HOME")
+		if home == "" {
+			return "", errors.New("render dir: neither XDG_STATE_HOME nor HOME is set")
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(base, "berth", "rendered", filepath.Base(abs)+"-"+hex.EncodeToString(sum[:4])), nil
+}
+
+func firstSet(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
