@@ -6,11 +6,15 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -18,6 +22,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/gitsource"
 )
@@ -27,6 +32,7 @@ type Source interface {
 	Fetch(ctx context.Context) (gitsource.Commit, error)
 	Head() (gitsource.Commit, error)
 	Dirs(hash, dir string) ([]string, error)
+	ReadFile(hash, path string) ([]byte, error)
 	Export(hash, dir, dest string) error
 	Changed(from, to string) ([]string, error)
 	Commit(hash string) (gitsource.Commit, error)
@@ -56,8 +62,11 @@ type Options struct {
 	// Path is the folder of stack folders in the repo; Host and Env select
 	// the stacks and their overlays.
 	Path, Host, Env string
-	// StacksDir is where each stack's files are written for loading.
-	StacksDir string
+	// StacksDir is where each stack's files are written for loading;
+	// RenderRoot where its decrypted secrets go (mode 0700), read from
+	// SecretsDir and with AgeKeyFile.
+	StacksDir, RenderRoot  string
+	SecretsDir, AgeKeyFile string
 	// DriftWarn only reports drift instead of correcting it.
 	DriftWarn bool
 	// Settle is the apply's settle time; APIVersion the engine's.
@@ -67,6 +76,10 @@ type Options struct {
 	Ref string
 	// URL is the repo's address without credentials, for status.
 	URL string
+	// Notify receives the deploy events (notifications and commit
+	// statuses); it must not block. StatusURL links to a status page.
+	Notify    func(notify.Event)
+	StatusURL string
 }
 
 // Controller is the loop. Create it with New, then call Run.
@@ -75,6 +88,7 @@ type Controller struct {
 	log     *slog.Logger
 	trigger chan struct{}
 	trusted gitsource.Commit // the last head that passed verification
+	secrets string           // the host secrets' signature this cycle
 
 	mu      sync.Mutex
 	source  SourceStatus
@@ -153,7 +167,9 @@ func (c *Controller) cycle(ctx context.Context) time.Duration {
 	if c.o.Source == nil {
 		src, err := c.o.OpenSource(ctx)
 		if src != nil {
+			c.mu.Lock()
 			c.o.Source = src // a clone from an earlier run still serves
+			c.mu.Unlock()
 		}
 		if err != nil {
 			return c.fetchFailed(ctx, err)
@@ -260,6 +276,7 @@ func (c *Controller) sourceOK(head gitsource.Commit) {
 // reconcileAll finds the stacks for this host at head and reconciles each,
 // one at a time; a stack that stalls or fails does not stop the others.
 func (c *Controller) reconcileAll(ctx context.Context, head gitsource.Commit) {
+	c.secrets = c.secretsSig()
 	wanted, err := c.discover(head)
 	if err != nil {
 		c.sourceFailed(fmt.Errorf("read stacks at %s: %w", head.Short(), err))
@@ -362,6 +379,29 @@ func firstLine(s string) string {
 		}
 	}
 	return s
+}
+
+// secretsSig is a cheap signature of the host's secrets (each file's name,
+// size and modification time) and of the age key file: when it changes,
+// stacks are loaded again, and a service whose secret changed rolls. No
+// secret is read for it.
+func (c *Controller) secretsSig() string {
+	h := sha256.New()
+	stat := func(path string) {
+		if st, err := os.Stat(path); err == nil {
+			fmt.Fprintf(h, "%s %d %d\n", path, st.Size(), st.ModTime().UnixNano())
+		}
+	}
+	if c.o.SecretsDir != "" {
+		entries, _ := os.ReadDir(c.o.SecretsDir)
+		for _, e := range entries {
+			stat(filepath.Join(c.o.SecretsDir, e.Name()))
+		}
+	}
+	if c.o.AgeKeyFile != "" {
+		stat(c.o.AgeKeyFile)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // stackPath is a stack's folder in the repo.

@@ -2,7 +2,9 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,27 +15,34 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/lint"
+	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/gitsource"
+	"github.com/berth-gitops/berth/rollout"
 )
 
 // The states of a stack.
 const (
-	StateInSync    = "in sync"
-	StateDeploying = "deploying"
-	StateStalled   = "stalled"
-	StateFailed    = "failed"
-	StateDrifted   = "drifted"
-	StateRemoved   = "removed"
+	StateInSync     = "in sync"
+	StateDeploying  = "deploying"
+	StateStalled    = "stalled"
+	StateFailed     = "failed"
+	StateDrifted    = "drifted"
+	StateRemoved    = "removed"
+	StateRolledBack = "rolled back"
+	StateSuspended  = "suspended"
 )
 
 // The outcomes of a deploy in the history.
 const (
-	OutcomeSucceeded = "succeeded"
-	OutcomeFailed    = "failed"
-	OutcomeStalled   = "stalled"
-	OutcomeRemoved   = "removed"
-	OutcomeDrift     = "drift corrected"
+	OutcomeSucceeded  = "succeeded"
+	OutcomeFailed     = "failed"
+	OutcomeStalled    = "stalled"
+	OutcomeRemoved    = "removed"
+	OutcomeDrift      = "drift corrected"
+	OutcomeRolledBack = "rolled back"
+	OutcomeSecrets    = "secrets changed"
 )
 
 // stack is one stack's reconcile state. Only the controller's loop calls
@@ -49,9 +58,12 @@ type stack struct {
 
 	exported string  // the commit whose files are in dir
 	loaded   *loaded // the applied commit, loaded
-	failures int     // consecutive failed deploys of st.Attempted
+	drift    string  // the drift last reported, so it is logged once
+
+	// Guarded by mu: a person's retry resets them from the HTTP server.
+	failures int // consecutive failed deploys of st.Attempted
 	retryAt  time.Time
-	drift    string // the drift last reported, so it is logged once
+	step     *rollout.Step // the rollout step in flight, for status
 }
 
 // loaded is a commit's stack, loaded and turned into its desired state.
@@ -60,6 +72,8 @@ type loaded struct {
 	project  *types.Project
 	desired  *compose.Desired
 	settings compose.Settings
+	warnings []string // lint warnings, kept with the deploy
+	secrets  string   // the host secrets' signature when loaded
 }
 
 func (c *Controller) newStack(st store.StackState) *stack {
@@ -89,22 +103,61 @@ func (s *stack) update(f func(st *store.StackState)) {
 	}
 }
 
-// reconcile makes the stack equal to head: a new commit is deployed; the
-// same commit costs one container list, and drift is put back.
+// reconcile makes the stack equal to head (or to the commit it is pinned
+// to): a new commit is deployed; the same commit costs one container list,
+// and drift is put back. A commit that failed verification is not retried
+// by itself, and a suspended stack is left alone.
 func (s *stack) reconcile(ctx context.Context, head gitsource.Commit) {
-	st := s.state()
 	s.update(func(st *store.StackState) { st.Head = head.Hash })
+	st := s.state()
+	if st.Suspended {
+		if st.State != StateSuspended {
+			s.update(func(st *store.StackState) { st.State = StateSuspended })
+		}
+		return
+	}
+	target := head
+	if st.Pinned != "" && st.Pinned != head.Hash {
+		c, err := s.c.o.Source.Commit(st.Pinned)
+		if err != nil {
+			s.log.Error("read the pinned commit", "commit", short(st.Pinned), "error", err)
+			return
+		}
+		target = c
+	}
 	switch {
-	case head.Hash == st.Applied:
-	case st.State == StateStalled && head.Hash == st.Attempted:
-		// A person must fix the files; the next commit is tried.
-	case st.State == StateFailed && head.Hash == st.Attempted && time.Now().Before(s.retryAt):
+	case target.Hash == st.Applied:
+	case st.Failed != "" && s.sameFiles(st.Failed, target.Hash):
+		// The commit that failed verification, or one with the same files:
+		// never retried by itself.
+		if st.Failed != target.Hash {
+			s.update(func(st *store.StackState) { st.Failed = target.Hash })
+		}
+		if st.Halted {
+			return // even the rollback failed: a person decides
+		}
+	case st.State == StateStalled && s.sameFiles(st.Attempted, target.Hash):
+		if st.Attempted != target.Hash {
+			s.update(func(st *store.StackState) { st.Attempted = target.Hash })
+		}
+	case st.State == StateFailed && target.Hash == st.Attempted && time.Now().Before(s.retryTime()):
 		return
 	default:
-		s.deploy(ctx, head)
+		s.deploy(ctx, target)
 		return
 	}
 	s.checkDrift(ctx)
+}
+
+// sameFiles reports whether the stack's folder is the same at two commits.
+func (s *stack) sameFiles(a, b string) bool {
+	return a == b || s.unchanged(a, b)
+}
+
+func (s *stack) retryTime() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.retryAt
 }
 
 // deploy moves the stack to commit head: a commit that does not touch the
@@ -115,6 +168,7 @@ func (s *stack) deploy(ctx context.Context, head gitsource.Commit) {
 		s.loaded.commit = head.Hash
 		s.update(func(st *store.StackState) {
 			st.State, st.Applied, st.Attempted, st.Good, st.Error = StateInSync, head.Hash, head.Hash, head.Hash, ""
+			st.Failed, st.Halted = "", false
 		})
 		s.checkDrift(ctx)
 		return
@@ -130,8 +184,8 @@ func (s *stack) deploy(ctx context.Context, head gitsource.Commit) {
 	s.apply(ctx, l, head, OutcomeSucceeded)
 }
 
-// unchanged reports whether no path of the stack's folder changed between
-// two commits.
+// unchanged reports whether no path of the stack's folder, nor the lint
+// policy that judges it, changed between two commits.
 func (s *stack) unchanged(from, to string) bool {
 	paths, err := s.c.o.Source.Changed(from, to)
 	if err != nil {
@@ -139,7 +193,7 @@ func (s *stack) unchanged(from, to string) bool {
 	}
 	prefix := s.c.stackPath(s.name) + "/"
 	for _, p := range paths {
-		if strings.HasPrefix(p, prefix) {
+		if strings.HasPrefix(p, prefix) || p == policyFile {
 			return false
 		}
 	}
@@ -162,6 +216,20 @@ func (s *stack) exportHash(hash string) error {
 	return nil
 }
 
+// renderDir holds the stack's decrypted files that containers mount.
+func (s *stack) renderDir() string { return filepath.Join(s.c.o.RenderRoot, s.name) }
+
+// pruneRendered drops the decrypted files the live containers no longer
+// mount, once a deploy or rollback settled.
+func (s *stack) pruneRendered() {
+	if s.loaded == nil {
+		return
+	}
+	if err := compose.PruneRendered(s.renderDir(), s.loaded.project); err != nil {
+		s.log.Warn("prune decrypted files", "error", err)
+	}
+}
+
 func (s *stack) hasComposeFile() bool {
 	_, err := compose.ConfigFiles(s.dir, "")
 	return err == nil
@@ -177,18 +245,61 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := compose.Load(ctx, compose.LoadOptions{Dir: s.dir, Env: s.c.o.Env})
+	p, err := compose.Load(ctx, compose.LoadOptions{Dir: s.dir, Env: s.c.o.Env,
+		SecretsDir: s.c.o.SecretsDir, AgeKeyFile: s.c.o.AgeKeyFile, RenderDir: s.renderDir()})
 	if err != nil {
 		return nil, err
 	}
 	if err := compose.CheckEngineSupport(p, s.c.o.APIVersion); err != nil {
 		return nil, err
 	}
+	if err := rollout.Check(p); err != nil {
+		return nil, err
+	}
+	warnings, err := s.lint(hash, p)
+	if err != nil {
+		return nil, err
+	}
 	d, err := compose.NewDesired(p)
 	if err != nil {
 		return nil, err
 	}
-	return &loaded{commit: hash, project: p, desired: d, settings: set}, nil
+	return &loaded{commit: hash, project: p, desired: d, settings: set, warnings: warnings, secrets: s.c.secrets}, nil
+}
+
+// policyFile is the repo's lint policy, at its root.
+const policyFile = ".berth/policy.yaml"
+
+// lint holds a commit to the production checklist: an error stalls the
+// stack like a file that does not load; warnings are kept with the deploy.
+func (s *stack) lint(hash string, p *types.Project) ([]string, error) {
+	pol := lint.Policy{}
+	data, err := s.c.o.Source.ReadFile(hash, policyFile)
+	switch {
+	case err == nil:
+		if pol, err = lint.ParsePolicy(data, policyFile); err != nil {
+			return nil, err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("read %s: %w", policyFile, err)
+	}
+	src, err := lint.ReadSources(s.dir, s.c.o.Env, s.c.stackPath(s.name))
+	if err != nil {
+		return nil, err
+	}
+	var errs, warnings []string
+	for _, f := range lint.Active(lint.Lint(p, src, pol)) {
+		switch f.Severity {
+		case lint.SeverityError:
+			errs = append(errs, f.String())
+		case lint.SeverityWarning:
+			warnings = append(warnings, f.String())
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("lint: %d error(s) (%s can except them, with a reason):\n%s", len(errs), policyFile, strings.Join(errs, "\n"))
+	}
+	return warnings, nil
 }
 
 // stall records a commit whose files do not load: the live stack stays as
@@ -201,6 +312,7 @@ func (s *stack) stall(head gitsource.Commit, err error) {
 	})
 	now := time.Now()
 	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: now, End: now, Outcome: OutcomeStalled, Error: msg})
+	s.notify(notify.Stalled, head, msg)
 }
 
 // relative shortens the data dir paths in a message to the repo's paths.
@@ -208,10 +320,11 @@ func (s *stack) relative(msg string) string {
 	return strings.ReplaceAll(msg, s.dir, s.c.stackPath(s.name))
 }
 
-// apply plans and applies a loaded commit.
+// apply plans a loaded commit and rolls it out behind the health gates. A
+// failed gate rolls the stack back to its last good commit.
 func (s *stack) apply(ctx context.Context, l *loaded, head gitsource.Commit, outcome string) {
-	// The operation in flight finishes even when the controller is asked to
-	// stop: cutting an apply short could leave a service without containers.
+	// The rollout in flight finishes even when the controller is asked to
+	// stop: cutting it short could leave a service without containers.
 	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
 	_, pl, err := compose.Diff(ctx, s.c.o.Engine, l.project)
@@ -228,30 +341,106 @@ func (s *stack) apply(ctx context.Context, l *loaded, head gitsource.Commit, out
 	}
 	s.log.Info("deploying", "commit", head.Short(), "operations", len(pl.Ops), "author", head.Author, "message", firstLine(head.Message))
 	s.update(func(st *store.StackState) { st.State, st.Attempted, st.Error = StateDeploying, head.Hash, "" })
-	var ops []string
-	err = compose.Apply(ctx, s.c.o.Engine, l.project, l.desired, pl, compose.ApplyOptions{
-		Logger: s.log,
-		Settle: s.c.o.Settle,
-		Labels: map[string]string{compose.LabelBerthCommit: head.Hash},
-		Progress: func(op compose.Op) {
-			ops = append(ops, op.Describe())
-			s.log.Info(op.Describe(), "op", string(op.Kind), "service", op.Service)
-		},
+	if outcome == OutcomeSucceeded {
+		s.notify(notify.DeployStarted, head, "")
+	}
+	res, err := s.rollout(ctx, l, pl, head.Hash)
+	switch {
+	case err != nil:
+		s.failed(head, start, res.Operations, err)
+	case res.Failure != nil:
+		s.rollBack(ctx, l, head, start, res)
+	default:
+		s.succeeded(l, head, start, res.Operations, outcome)
+	}
+}
+
+// rollout runs one plan, publishing its steps for status.
+func (s *stack) rollout(ctx context.Context, l *loaded, pl compose.Plan, commit string) (rollout.Result, error) {
+	defer s.setStep(nil)
+	return rollout.Run(ctx, s.c.o.Engine, l.project, l.desired, pl, rollout.Options{
+		Logger:    s.log,
+		Stability: s.c.o.Settle,
+		Labels:    map[string]string{compose.LabelBerthCommit: commit},
+		Progress:  func(st rollout.Step) { s.setStep(&st) },
 	})
-	if err != nil {
-		s.failed(head, start, ops, err)
+}
+
+func (s *stack) setStep(st *rollout.Step) {
+	s.mu.Lock()
+	s.step = st
+	s.mu.Unlock()
+}
+
+// rollBack answers a failed verification: the stack goes back to its last
+// good commit, the same way, and the failed commit is remembered so it is
+// not retried by itself. With no good commit to go back to, the stack's
+// services are stopped rather than left half started.
+func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit, start time.Time, res rollout.Result) {
+	reason := res.Failure.Error()
+	ops := res.Operations
+	st := s.state()
+	d := &store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, Error: reason}
+	defer func() { d.End, d.Operations = time.Now(), ops; s.record(d) }()
+	if st.Good == "" || st.Good == head.Hash {
+		s.log.Error("deploy failed verification and there is no earlier good commit: stopping the stack", "commit", head.Short(), "error", reason)
+		if err := rollout.StopServices(ctx, s.c.o.Engine, bad.project.Name, bad.project.ServiceNames()); err != nil {
+			reason += "; stopping the stack failed too: " + err.Error()
+		}
+		d.Outcome = OutcomeFailed
+		s.update(func(st *store.StackState) {
+			st.State, st.Failed, st.Attempted, st.Error = StateFailed, head.Hash, head.Hash, reason+" (first deploy: the stack was stopped)"
+		})
+		s.notify(notify.DeployFailed, head, reason+" (first deploy: the stack was stopped)")
 		return
 	}
-	s.succeeded(l, head, start, ops, outcome)
+	s.log.Error("deploy failed verification: rolling back to the last good commit", "commit", head.Short(), "good", short(st.Good), "error", reason)
+	good, err := s.load(ctx, st.Good)
+	var back rollout.Result
+	if err == nil {
+		var pl compose.Plan
+		if _, pl, err = compose.Diff(ctx, s.c.o.Engine, good.project); err == nil {
+			back, err = s.rollout(ctx, good, pl, st.Good)
+			if err == nil && back.Failure != nil {
+				err = back.Failure
+			}
+		}
+	}
+	ops = append(ops, back.Operations...)
+	if err != nil {
+		msg := fmt.Sprintf("%s; the rollback to %s failed too: %v", reason, short(st.Good), err)
+		s.log.Error("rollback failed: leaving the stack alone until a new commit or a person acts", "commit", head.Short(), "good", short(st.Good), "error", err)
+		d.Outcome, d.Error = OutcomeFailed, msg
+		s.update(func(st *store.StackState) {
+			st.State, st.Failed, st.Halted, st.Attempted, st.Error = StateFailed, head.Hash, true, head.Hash, msg
+		})
+		s.notify(notify.DeployFailed, head, msg)
+		return
+	}
+	s.loaded, s.drift = good, ""
+	s.pruneRendered()
+	s.log.Warn("rolled back", "commit", head.Short(), "to", short(st.Good), "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()))
+	d.Outcome = OutcomeRolledBack
+	s.update(func(st *store.StackState) {
+		st.State, st.Applied, st.Failed, st.Attempted, st.Error = StateRolledBack, st.Good, head.Hash, head.Hash, reason
+	})
+	s.notify(notify.RolledBack, head, reason)
 }
 
 func (s *stack) succeeded(l *loaded, head gitsource.Commit, start time.Time, ops []string, outcome string) {
-	if s.failures > 0 {
-		s.log.Info("stack recovered", "commit", head.Short(), "failures", s.failures)
+	s.mu.Lock()
+	n := s.failures
+	s.failures = 0
+	s.mu.Unlock()
+	if n > 0 {
+		s.log.Info("stack recovered", "commit", head.Short(), "failures", n)
+		s.notify(notify.Recovered, head, "")
 	}
-	s.loaded, s.failures, s.drift = l, 0, ""
+	s.loaded, s.drift = l, ""
+	s.pruneRendered()
 	s.update(func(st *store.StackState) {
 		st.State, st.Applied, st.Attempted, st.Good, st.Error = StateInSync, head.Hash, head.Hash, head.Hash, ""
+		st.Failed, st.Halted = "", false
 		st.Project, st.PruneVolumes = l.project.Name, l.settings.PruneVolumes
 	})
 	if len(ops) == 0 {
@@ -259,18 +448,25 @@ func (s *stack) succeeded(l *loaded, head gitsource.Commit, start time.Time, ops
 		return
 	}
 	s.log.Info("deployed", "commit", head.Short(), "operations", len(ops), "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()))
-	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: outcome, Operations: ops})
+	if outcome == OutcomeSucceeded {
+		s.notify(notify.DeploySucceeded, head, "")
+	}
+	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: outcome, Operations: ops, Warnings: l.warnings})
 }
 
-// failed records an apply that the engine refused or that did not start.
-// The same commit is retried with backoff.
+// failed records a deploy the engine refused: a waiting error, retried
+// with backoff.
 func (s *stack) failed(head gitsource.Commit, start time.Time, ops []string, err error) {
+	s.mu.Lock()
 	s.failures++
-	wait := backoff(s.failures)
+	n := s.failures
+	wait := backoff(n)
 	s.retryAt = time.Now().Add(wait)
-	s.log.Error("deploy failed", "commit", head.Short(), "error", err, "failures", s.failures, "retry_in", wait.String())
+	s.mu.Unlock()
+	s.log.Error("deploy failed", "commit", head.Short(), "error", err, "failures", n, "retry_in", wait.String())
 	s.update(func(st *store.StackState) { st.State, st.Attempted, st.Error = StateFailed, head.Hash, err.Error() })
 	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: OutcomeFailed, Error: err.Error(), Operations: ops})
+	s.notify(notify.DeployFailed, head, err.Error())
 }
 
 func (s *stack) record(d *store.Deploy) {
@@ -286,6 +482,11 @@ func (s *stack) checkDrift(ctx context.Context) {
 	st := s.state()
 	if st.Applied == "" {
 		return
+	}
+	outcome := OutcomeDrift
+	if s.loaded != nil && s.loaded.secrets != s.c.secrets {
+		s.log.Info("host secrets changed: loading the stack again")
+		s.loaded, outcome = nil, OutcomeSecrets
 	}
 	if s.loaded == nil || s.loaded.commit != st.Applied {
 		l, err := s.load(ctx, st.Applied)
@@ -310,7 +511,7 @@ func (s *stack) checkDrift(ctx context.Context) {
 		return
 	}
 	summary := strings.Join(drift, "; ")
-	if s.c.o.DriftWarn {
+	if s.c.o.DriftWarn && outcome != OutcomeSecrets {
 		if summary != s.drift {
 			s.log.Warn("drift found; --drift warn leaves it", "drift", summary)
 			s.drift = summary
@@ -318,12 +519,16 @@ func (s *stack) checkDrift(ctx context.Context) {
 		s.update(func(st *store.StackState) { st.State, st.Error = StateDrifted, summary })
 		return
 	}
-	s.log.Warn("drift found; putting the applied commit back", "drift", summary)
+	if outcome == OutcomeSecrets {
+		s.log.Info("host secrets changed: rolling the services that use them", "changes", summary)
+	} else {
+		s.log.Warn("drift found; putting the applied commit back", "drift", summary)
+	}
 	head, err := s.c.o.Source.Commit(st.Applied)
 	if err != nil {
 		head = gitsource.Commit{Hash: st.Applied}
 	}
-	s.apply(ctx, s.loaded, head, OutcomeDrift)
+	s.apply(ctx, s.loaded, head, outcome)
 }
 
 // remove takes a stack that left the repo, or this host, off the engine.
@@ -349,10 +554,21 @@ func (s *stack) remove(ctx context.Context, head gitsource.Commit) {
 		st.State, st.Applied, st.Attempted, st.Head, st.Error = StateRemoved, "", head.Hash, head.Hash, ""
 	})
 	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: OutcomeRemoved, Operations: r.Removed})
-	if err := os.RemoveAll(s.dir); err != nil {
-		s.log.Warn("remove stack files", "dir", s.dir, "error", err)
+	for _, dir := range []string{s.dir, s.renderDir()} {
+		if err := os.RemoveAll(dir); err != nil {
+			s.log.Warn("remove stack files", "dir", dir, "error", err)
+		}
 	}
 	s.exported, s.loaded = "", nil
+}
+
+// notify sends an event about commit c, when the controller has sinks.
+func (s *stack) notify(kind notify.Kind, c gitsource.Commit, reason string) {
+	if s.c.o.Notify == nil {
+		return
+	}
+	s.c.o.Notify(notify.Event{Kind: kind, Host: s.c.o.Host, Stack: s.name, Commit: c.Hash, Author: c.Author,
+		Message: firstLine(c.Message), Reason: reason, Time: time.Now(), URL: s.c.o.StatusURL})
 }
 
 func short(hash string) string {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-gitops/berth/controller/store"
+	"github.com/berth-gitops/berth/rollout"
 )
 
 // Status is what `berth status` shows: the Git side and every stack.
@@ -32,11 +33,21 @@ type StackStatus struct {
 	Error     string    `json:"error,omitempty"`
 	Since     time.Time `json:"since"`
 	Updated   time.Time `json:"updated"`
+	// Failed is a commit that failed verification and is not retried by
+	// itself; Halted means even its rollback failed.
+	Failed string `json:"failed,omitempty"`
+	Halted bool   `json:"halted,omitempty"`
+	// Pinned is the commit `berth rollback` holds the stack on.
+	Pinned    string `json:"pinned,omitempty"`
+	Suspended bool   `json:"suspended,omitempty"`
+	// Rollout is the step in flight while the stack deploys.
+	Rollout *rollout.Step `json:"rollout,omitempty"`
 }
 
 func stackStatus(st store.StackState) StackStatus {
 	return StackStatus{Stack: st.Stack, Project: st.Project, State: st.State, Applied: st.Applied, Attempted: st.Attempted,
-		Good: st.Good, Head: st.Head, Error: st.Error, Since: st.Since, Updated: st.Updated}
+		Good: st.Good, Head: st.Head, Error: st.Error, Since: st.Since, Updated: st.Updated,
+		Failed: st.Failed, Halted: st.Halted, Pinned: st.Pinned, Suspended: st.Suspended}
 }
 
 // Status reports the controller's view now.
@@ -50,8 +61,13 @@ func (c *Controller) Status() Status {
 	c.mu.Unlock()
 	out := Status{Host: c.o.Host, Env: c.o.Env, Running: true, Source: &src, Stacks: []StackStatus{}}
 	for _, s := range stacks {
-		if st := s.state(); st.State != "" {
-			out.Stacks = append(out.Stacks, stackStatus(st))
+		s.mu.Lock()
+		st, step := s.st, s.step
+		s.mu.Unlock()
+		if st.State != "" {
+			ss := stackStatus(st)
+			ss.Rollout = step
+			out.Stacks = append(out.Stacks, ss)
 		}
 	}
 	sortStacks(out.Stacks)
@@ -86,6 +102,7 @@ func sortStacks(s []StackStatus) {
 //	GET /status               the Status as JSON
 //	GET /history/STACK?limit=N  the stack's deploys, newest first
 //	GET /healthz              200 while the controller runs
+//	POST /stacks/STACK/ACTION   retry, suspend, resume, or rollback[?to=COMMIT]
 func (c *Controller) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -93,6 +110,18 @@ func (c *Controller) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, c.Status())
+	})
+	mux.HandleFunc("POST /stacks/{stack}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		st, err := c.Act(r.PathValue("stack"), r.PathValue("action"), r.URL.Query().Get("to"))
+		if err != nil {
+			code := http.StatusBadRequest
+			if errors.Is(err, ErrUnknownStack) {
+				code = http.StatusNotFound
+			}
+			writeJSON(w, code, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusAccepted, st)
 	})
 	mux.HandleFunc("GET /history/{stack}", func(w http.ResponseWriter, r *http.Request) {
 		limit, err := queryLimit(r)

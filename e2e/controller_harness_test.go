@@ -257,3 +257,11 @@ func (r *berthRun) logHas(msg string, more ...string) bool {
 }
 
 var _ = compose.LabelBerthCommit
+
+// removeContainer removes a container by hand, as a person would.
+func (s *stack) removeContainer(id string) {
+	s.t.Helper()
+	if _, err := s.cli.ContainerRemove(context.Background(), id, client.ContainerRemoveOptions{Force: true}); err != nil {
+		s.t.Fatal(err)
+	}
+}

@@ -85,3 +85,40 @@ func TestControllerPruneAndWarn(t *testing.T) {
 		return run.stackState(data.project).State == controller.StateRemoved && !volumeExists(t, in.cli, data.project+"_data")
 	})
 }
+
+// TestControllerLintGate: a commit that breaks the production checklist (a
+// literal token) stalls with the findings in status, never the value, and
+// the live stack untouched; the repo's policy can except a finding with a
+// reason, and then it deploys.
+func TestControllerLintGate(t *testing.T) {
+	in := newInfra(t)
+	shop := in.project("shop")
+	in.write("shop", "compose.yaml", shopCompose)
+	first := in.commit("shop")
+	run := in.startBerth("")
+	run.waitApplied(shop.project, first, 90*time.Second)
+	before := ids(shop.containers())
+
+	in.write("shop", "compose.yaml", strings.Replace(shopCompose, "  worker:\n    image: berthtest/app:1.0\n", "  worker:\n    image: berthtest/app:1.0\n    environment:\n      API_TOKEN: lint-canary-literal\n", 1))
+	bad := in.commit("worker with a literal token")
+	run.waitFor("stalled by lint", 30*time.Second, func() bool {
+		s := run.stackState(shop.project)
+		return s.State == controller.StateStalled && s.Attempted == bad
+	})
+	s := run.stackState(shop.project)
+	if !strings.Contains(s.Error, "[secret-literal]") || !strings.Contains(s.Error, "compose.yaml:") || !strings.Contains(s.Error, `service "worker"`) ||
+		strings.Contains(s.Error, "lint-canary-literal") {
+		t.Fatalf("the stall should carry the finding with its file, line and service: %q", s.Error)
+	}
+	if got := ids(shop.containers()); got != before {
+		t.Fatalf("a commit stalled by lint changed the live stack: %s → %s", before, got)
+	}
+
+	in.work.Write(".berth/policy.yaml", "exceptions:\n  - rule: secret-literal\n    service: worker\n    reason: a test value, not a secret\n")
+	allowed := in.commit("except the worker's test token")
+	run.waitApplied(shop.project, allowed, 30*time.Second)
+	h := run.history(shop.project)
+	if len(h) == 0 || len(h[0].Warnings) == 0 {
+		t.Fatalf("the deploy should keep the lint warnings (no memory limit, no log rotation): %+v", h)
+	}
+}

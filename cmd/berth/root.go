@@ -12,6 +12,8 @@ import (
 	"github.com/lmittmann/tint"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/berth-gitops/berth/controller"
 )
 
 // exitError carries a process exit code out of a command.
@@ -82,6 +84,10 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: 2, err: err} })
 	root.AddCommand(newVersionCmd(g), newConfigCmd(g), newPlanCmd(g), newApplyCmd(g))
 	root.AddCommand(newRunCmd(g), newStatusCmd(g), newHistoryCmd(g))
+	root.AddCommand(newRollbackCmd(g),
+		newActCmd(g, controller.ActResume, "Follow the branch again after rollback or suspend", ""),
+		newActCmd(g, controller.ActSuspend, "Stop acting on a stack without changing anything", "suspend makes the controller leave the stack as it is (no deploys, no drift\ncorrection) until 'berth resume STACK'."),
+		newActCmd(g, controller.ActRetry, "Deploy a commit that failed verification again", "retry clears the failed commit that berth never retries by itself, so the\nnext cycle deploys it again."))
 	root.AddCommand(newDiffCmd(g))
 	root.AddCommand(newLintCmd(g))
 	return root

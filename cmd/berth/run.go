@@ -14,8 +14,11 @@ import (
 
 	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/controller"
+	"github.com/berth-gitops/berth/controller/commitstatus"
 	"github.com/berth-gitops/berth/controller/config"
+	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/store"
+	"github.com/berth-gitops/berth/controller/webhook"
 	"github.com/berth-gitops/berth/gitsource"
 )
 
@@ -61,6 +64,19 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		return &exitError{code: 2, err: err}
 	}
 	defer db.Close()
+	sec, err := cfg.ReadSecrets()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	notifier, err := newNotifier(cfg, sec, g)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		notifier.Close(ctx)
+	}()
 	engine, err := compose.Connect(ctx)
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -82,16 +98,21 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		Host:       cfg.Host,
 		Env:        cfg.Env,
 		StacksDir:  filepath.Join(cfg.DataDir, "stacks"),
+		RenderRoot: filepath.Join(cfg.DataDir, "rendered"),
+		SecretsDir: cfg.SecretsDir,
+		AgeKeyFile: cfg.AgeKeyFile,
 		DriftWarn:  cfg.Drift == config.DriftWarn,
 		Settle:     cfg.Settle.Duration,
 		APIVersion: engine.ClientVersion(),
 		Ref:        refName(cfg),
 		URL:        gitsource.Redact(cfg.Repo),
+		Notify:     notifier.Notify,
+		StatusURL:  cfg.StatusURL,
 	})
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	stopServer, err := serveStatus(g, cfg.ListenAddr(), ctl.Handler())
+	stopServer, err := serveStatus(g, cfg.ListenAddr(), handler(cfg, sec, g, ctl))
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -147,7 +168,7 @@ func serveStatus(g *globals, addr string, h http.Handler) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.logger.Error("status server", "error", err)
@@ -159,4 +180,67 @@ func serveStatus(g *globals, addr string, h http.Handler) (func(), error) {
 		defer cancel()
 		srv.Shutdown(ctx)
 	}, nil
+}
+
+// newNotifier sends the controller's events to the configured sinks: chat
+// webhooks, a signed generic webhook and the Git host's commit statuses.
+func newNotifier(cfg config.Config, sec config.Secrets, g *globals) (*notify.Notifier, error) {
+	var sinks []notify.Sink
+	add := func(s notify.Sink, err error) error {
+		if err == nil {
+			sinks = append(sinks, s)
+		}
+		return err
+	}
+	var errs []error
+	if sec.SlackURL != "" {
+		errs = append(errs, add(notify.Slack(sec.SlackURL, nil)))
+	}
+	if sec.DiscordURL != "" {
+		errs = append(errs, add(notify.Discord(sec.DiscordURL, nil)))
+	}
+	if sec.TeamsURL != "" {
+		errs = append(errs, add(notify.Teams(sec.TeamsURL, nil)))
+	}
+	if cfg.Notify.WebhookURL != "" {
+		errs = append(errs, add(notify.Webhook(cfg.Notify.WebhookURL, []byte(sec.NotifyWebhookSecret), nil)))
+	}
+	if cfg.CommitStatus.Provider != "" {
+		owner, repo, err := cfg.CommitStatusRepo()
+		if err != nil {
+			return nil, fmt.Errorf("commit_status: %w", err)
+		}
+		c, err := commitstatus.New(commitstatus.Options{Provider: cfg.CommitStatus.Provider, BaseURL: cfg.CommitStatus.URL,
+			Token: sec.CommitStatusToken, Owner: owner, Repo: repo})
+		if err != nil {
+			return nil, fmt.Errorf("commit_status: %w", err)
+		}
+		sinks = append(sinks, c.Sink())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	return notify.New(notify.Options{Sinks: sinks, Logger: g.logger}), nil
+}
+
+// handler is the HTTP server's: status, and the webhooks that are on.
+func handler(cfg config.Config, sec config.Secrets, g *globals, ctl *controller.Controller) http.Handler {
+	wc := webhook.Config{
+		GitHubSecret: []byte(sec.GitHubWebhookSecret), GiteaSecret: []byte(sec.GiteaWebhookSecret),
+		GitLabToken: []byte(sec.GitLabWebhookToken), BitbucketSecret: []byte(sec.BitbucketWebhookSecret),
+		GenericSecret: []byte(sec.GenericWebhookSecret), Logger: g.logger,
+	}
+	switch {
+	case cfg.Tag != "":
+		wc.Tag = cfg.Tag
+	case cfg.Commit == "":
+		wc.Branch = cfg.Branch
+	}
+	if !wc.Enabled() {
+		return ctl.Handler()
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", ctl.Handler())
+	mux.Handle("/hooks/", webhook.New(wc, func(string) { ctl.Trigger() }))
+	return mux
 }

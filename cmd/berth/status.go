@@ -159,11 +159,40 @@ func printStatus(w io.Writer, st controller.Status) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STACK\tSTATE\tLIVE\tHEAD\tSINCE\tERROR")
+	fmt.Fprintln(tw, "STACK\tSTATE\tLIVE\tHEAD\tSINCE\tNOTE")
 	for _, s := range st.Stacks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Stack, s.State, orDash(shortHash(s.Applied)), orDash(shortHash(s.Head)), ago(s.Since), firstLine(s.Error))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Stack, s.State, orDash(shortHash(s.Applied)), orDash(shortHash(s.Head)), ago(s.Since), note(s))
 	}
 	tw.Flush()
+}
+
+// note is the one thing a person should know about a stack now.
+func note(s controller.StackStatus) string {
+	var parts []string
+	if r := s.Rollout; r != nil {
+		step := r.Message
+		if r.Waited > 0 {
+			step += fmt.Sprintf(" (%s)", r.Waited.Round(100*time.Millisecond))
+		}
+		parts = append(parts, step)
+	}
+	switch {
+	case s.Suspended:
+		parts = append(parts, "suspended: berth resume "+s.Stack)
+	case s.Pinned != "":
+		parts = append(parts, "pinned to "+shortHash(s.Pinned)+": berth resume "+s.Stack)
+	}
+	if s.Failed != "" {
+		what := "failed, not retried by itself"
+		if s.Halted {
+			what = "failed and so did its rollback: left alone"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s: berth retry %s", shortHash(s.Failed), what, s.Stack))
+	}
+	if s.Error != "" {
+		parts = append(parts, firstLine(s.Error))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func newHistoryCmd(g *globals) *cobra.Command {
@@ -214,6 +243,9 @@ func printHistory(w io.Writer, stack string, h []store.Deploy) {
 		}
 		for _, op := range d.Operations {
 			fmt.Fprintf(tw, "\t\t\t\t  %s\t\t\n", op)
+		}
+		for _, w := range d.Warnings {
+			fmt.Fprintf(tw, "\t\t\t\tlint: %s\t\t\n", w)
 		}
 	}
 	tw.Flush()

@@ -36,8 +36,8 @@ type StackState struct {
 	// Project is the compose project name at the applied commit, which is
 	// what to remove when the stack leaves the repo.
 	Project string `json:"project,omitempty"`
-	// State is "in sync", "deploying", "stalled", "failed", "suspended" or
-	// "removed".
+	// State is "in sync", "deploying", "stalled", "failed", "rolled back",
+	// "drifted", "suspended" or "removed".
 	State     string `json:"state"`
 	Applied   string `json:"applied,omitempty"`   // the commit whose state runs
 	Attempted string `json:"attempted,omitempty"` // the last commit tried
@@ -50,6 +50,17 @@ type StackState struct {
 	// PruneVolumes is x-berth's setting at the applied commit, kept for
 	// when the stack is removed and its files are gone.
 	PruneVolumes bool `json:"prune_volumes,omitempty"`
+	// Failed is a commit whose deploy failed verification: it is never
+	// retried by itself; a new commit or `berth retry` clears it.
+	Failed string `json:"failed,omitempty"`
+	// Halted is set when even the rollback failed: berth leaves the stack
+	// alone, drift included, until a new commit or a person acts.
+	Halted bool `json:"halted,omitempty"`
+	// Pinned is the commit `berth rollback` put the stack on; while set the
+	// stack does not follow the branch.
+	Pinned string `json:"pinned,omitempty"`
+	// Suspended stops berth from acting on the stack at all.
+	Suspended bool `json:"suspended,omitempty"`
 }
 
 // Deploy is one attempt to bring a stack to a commit.
@@ -61,11 +72,13 @@ type Deploy struct {
 	Message string    `json:"message,omitempty"`
 	Start   time.Time `json:"start"`
 	End     time.Time `json:"end"`
-	// Outcome is "succeeded", "failed", "stalled", "removed" or
-	// "drift corrected".
+	// Outcome is "succeeded", "failed", "rolled back", "stalled",
+	// "removed" or "drift corrected".
 	Outcome    string   `json:"outcome"`
 	Error      string   `json:"error,omitempty"`
 	Operations []string `json:"operations,omitempty"`
+	// Warnings are the lint warnings of the commit deployed.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Store is the state database. Its methods are safe for concurrent use.

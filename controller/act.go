@@ -1,0 +1,95 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/berth-gitops/berth/controller/store"
+)
+
+// ErrUnknownStack is an action on a stack this controller never deployed.
+var ErrUnknownStack = errors.New("unknown stack")
+
+// The actions a person can take on a stack.
+const (
+	ActRetry    = "retry"    // clear the failed commit: deploy the head again
+	ActSuspend  = "suspend"  // stop acting on the stack, changing nothing
+	ActResume   = "resume"   // follow the branch again (after suspend or rollback)
+	ActRollback = "rollback" // put the stack on an earlier good commit and pin it
+)
+
+// Act records a person's decision about a stack and triggers a cycle to
+// carry it out; the loop does the work, so a stack still never runs two
+// deploys at once. It returns the stack's status as the decision left it.
+func (c *Controller) Act(name, action, to string) (StackStatus, error) {
+	c.mu.Lock()
+	s, ok := c.stacks[name]
+	c.mu.Unlock()
+	if !ok || s.state().State == "" {
+		return StackStatus{}, fmt.Errorf("%w %q: this controller has not deployed it", ErrUnknownStack, name)
+	}
+	var change func(st *store.StackState)
+	switch action {
+	case ActRetry:
+		change = func(st *store.StackState) {
+			st.Failed, st.Halted = "", false
+			if st.State == StateFailed || st.State == StateRolledBack || st.State == StateStalled {
+				st.Attempted = "" // deploy the target again
+			}
+		}
+		s.mu.Lock()
+		s.failures, s.retryAt = 0, time.Time{}
+		s.mu.Unlock()
+	case ActSuspend:
+		change = func(st *store.StackState) { st.Suspended, st.State = true, StateSuspended }
+	case ActResume:
+		change = func(st *store.StackState) {
+			st.Suspended, st.Pinned, st.Failed, st.Halted = false, "", "", false
+			if st.State == StateSuspended {
+				st.State, st.Error = StateInSync, ""
+			}
+		}
+	case ActRollback:
+		commit, err := c.rollbackTarget(s, to)
+		if err != nil {
+			return StackStatus{}, err
+		}
+		change = func(st *store.StackState) { st.Pinned, st.Suspended, st.Failed, st.Halted = commit, false, "", false }
+	default:
+		return StackStatus{}, fmt.Errorf("unknown action %q: want retry, suspend, resume or rollback", action)
+	}
+	s.update(change)
+	c.log.Info("stack "+action+" asked", "stack", name, "to", short(to))
+	c.Trigger()
+	return stackStatus(s.state()), nil
+}
+
+// rollbackTarget is the commit a rollback goes to: the one given, which
+// must be in the clone, or else the last good deploy before the one live.
+func (c *Controller) rollbackTarget(s *stack, to string) (string, error) {
+	c.mu.Lock()
+	src := c.o.Source
+	c.mu.Unlock()
+	if src == nil {
+		return "", errors.New("the repository is not cloned yet")
+	}
+	if to != "" {
+		commit, err := src.Commit(to)
+		if err != nil {
+			return "", fmt.Errorf("rollback to %s: %w", to, err)
+		}
+		return commit.Hash, nil
+	}
+	applied := s.state().Applied
+	hist, err := c.o.Store.History(s.name, 0)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range hist {
+		if d.Outcome == OutcomeSucceeded && d.Commit != applied {
+			return d.Commit, nil
+		}
+	}
+	return "", fmt.Errorf("stack %s has no earlier good deploy to roll back to; give one with --to", s.name)
+}
