@@ -139,6 +139,7 @@ func (c *Controller) Trigger() {
 // finished, not cut off, so no stack is left half-applied.
 func (c *Controller) Run(ctx context.Context) error {
 	c.log.Info("controller started", "repo", c.o.URL, "ref", c.o.Ref, "path", c.o.Path, "host", c.o.Host, "env", c.o.Env, "stacks", len(c.stacks))
+	var triggered time.Time
 	for {
 		wait := c.cycle(ctx)
 		if ctx.Err() != nil {
@@ -153,9 +154,29 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-timer.C:
 		case <-c.trigger:
 			timer.Stop()
+			// The first trigger of a burst runs at once; the rest of the
+			// burst waits for the gap and becomes one more cycle.
+			if gap := time.Until(triggered.Add(triggerGap)); gap > 0 {
+				select {
+				case <-ctx.Done():
+					c.log.Info("controller stopped")
+					return nil
+				case <-time.After(gap):
+				}
+				select {
+				case <-c.trigger:
+				default:
+				}
+			}
+			triggered = time.Now()
 		}
 	}
 }
+
+// triggerGap is the least time between two triggered cycles: a burst of
+// webhooks (a merge train, a retried delivery) fetches at once and then at
+// most once more a second.
+const triggerGap = time.Second
 
 // Once runs one cycle: fetch, then reconcile every stack. It returns how
 // long Run would wait before the next one.
