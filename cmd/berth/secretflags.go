@@ -1,10 +1,10 @@
 package main
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 
@@ -69,10 +69,14 @@ func (f *secretFlags) fill(o *compose.LoadOptions, persistent bool) (cleanup fun
 	if st, err := os.Stat(base); base == "" || err != nil || !st.IsDir() {
 		base = os.TempDir()
 	}
-	dir, err := os.MkdirTemp(base, "berth-render-*")
-	if err != nil {
-		return nil, fmt.Errorf("render dir: %w", err)
+	// The folder is only made when the stack has something to render: a
+	// plan of a plain stack writes nothing, and needs no writable temp dir
+	// (the berth image has none).
+	suffix := make([]byte, 8)
+	if _, err := rand.Read(suffix); err != nil {
+		return nil, err
 	}
+	dir := filepath.Join(base, "berth-render-"+hex.EncodeToString(suffix))
 	o.RenderDir = dir
 	return func() { _ = os.RemoveAll(dir) }, nil
 }
