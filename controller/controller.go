@@ -87,6 +87,7 @@ type Controller struct {
 	o       Options
 	log     *slog.Logger
 	trigger chan struct{}
+	metrics *metrics
 	trusted gitsource.Commit // the last head that passed verification
 	secrets string           // the host secrets' signature this cycle
 
@@ -111,7 +112,7 @@ func New(o Options) (*Controller, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Controller{o: o, log: o.Logger, trigger: make(chan struct{}, 1), stacks: map[string]*stack{},
+	c := &Controller{o: o, log: o.Logger, trigger: make(chan struct{}, 1), stacks: map[string]*stack{}, metrics: newMetrics(),
 		source: SourceStatus{URL: o.URL, Ref: o.Ref}}
 	states, err := o.Store.States()
 	if err != nil {
@@ -182,9 +183,16 @@ const triggerGap = time.Second
 // long Run would wait before the next one.
 func (c *Controller) Once(ctx context.Context) time.Duration { return c.cycle(ctx) }
 
-// cycle fetches and reconciles every stack once, and says how long to wait
-// for the next one.
+// cycle runs one cycle and records how long it took.
 func (c *Controller) cycle(ctx context.Context) time.Duration {
+	start := time.Now()
+	defer func() { c.metrics.cycle(time.Since(start)) }()
+	return c.runCycle(ctx)
+}
+
+// runCycle fetches and reconciles every stack once, and says how long to wait
+// for the next one.
+func (c *Controller) runCycle(ctx context.Context) time.Duration {
 	if c.o.Source == nil {
 		src, err := c.o.OpenSource(ctx)
 		if src != nil {
@@ -197,6 +205,9 @@ func (c *Controller) cycle(ctx context.Context) time.Duration {
 		}
 	}
 	head, err := c.o.Source.Fetch(ctx)
+	if ctx.Err() == nil {
+		c.metrics.fetch(err == nil)
+	}
 	if err != nil {
 		return c.fetchFailed(ctx, err)
 	}

@@ -471,6 +471,7 @@ func (s *stack) failed(head gitsource.Commit, start time.Time, ops []string, err
 
 func (s *stack) record(d *store.Deploy) {
 	d.Stack = s.name
+	s.c.metrics.deploy(s.name, d.Outcome, d.End.Sub(d.Start))
 	if err := s.c.o.Store.AddDeploy(d); err != nil {
 		s.log.Error("record deploy", "error", err)
 	}

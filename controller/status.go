@@ -102,12 +102,14 @@ func sortStacks(s []StackStatus) {
 //	GET /status               the Status as JSON
 //	GET /history/STACK?limit=N  the stack's deploys, newest first
 //	GET /healthz              200 while the controller runs
+//	GET /metrics              Prometheus text format
 //	POST /stacks/STACK/ACTION   retry, suspend, resume, or rollback[?to=COMMIT]
 func (c *Controller) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
+	mux.HandleFunc("GET /metrics", c.serveMetrics)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, c.Status())
 	})

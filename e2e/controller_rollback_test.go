@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +158,24 @@ func TestControllerRollsBack(t *testing.T) {
 	out, _, _ = runBerth(t, "status", "--server", run.addr)
 	if !strings.Contains(out, shop.project) {
 		t.Fatalf("status:\n%s", out)
+	}
+
+	t.Log("the metrics count the deploys by outcome")
+	res, err := http.Get("http://" + run.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		`berth_deploys_total{stack="` + shop.project + `",outcome="rolled back"} 2`,
+		`berth_stack_state{stack="` + shop.project + `",state="in sync"} 1`,
+		"berth_fetches_total ",
+		"# TYPE berth_deploys_total counter",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("/metrics lacks %q:\n%s", want, body)
+		}
 	}
 }
 
