@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/berth-gitops/berth/controller/store"
@@ -44,8 +45,9 @@ func (c *Controller) Act(name, action, to string) (StackStatus, error) {
 	case ActSuspend:
 		change = func(st *store.StackState) { st.Suspended, st.State = true, StateSuspended }
 	case ActResume:
+		// The failed-commit mark stays: only retry clears it.
 		change = func(st *store.StackState) {
-			st.Suspended, st.Pinned, st.Failed, st.Halted = false, "", "", false
+			st.Suspended, st.Pinned = false, ""
 			if st.State == StateSuspended {
 				st.State, st.Error = StateInSync, ""
 			}
@@ -55,7 +57,12 @@ func (c *Controller) Act(name, action, to string) (StackStatus, error) {
 		if err != nil {
 			return StackStatus{}, err
 		}
-		change = func(st *store.StackState) { st.Pinned, st.Suspended, st.Failed, st.Halted = commit, false, "", false }
+		change = func(st *store.StackState) {
+			st.Pinned, st.Suspended, st.Halted = commit, false, false
+			if st.Failed == commit {
+				st.Failed = "" // a person chose it again
+			}
+		}
 	default:
 		return StackStatus{}, fmt.Errorf("unknown action %q: want retry, suspend, resume or rollback", action)
 	}
@@ -79,6 +86,10 @@ func (c *Controller) rollbackTarget(s *stack, to string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("rollback to %s: %w", to, err)
 		}
+		// --verify-commits holds for a person's choice too.
+		if err := src.VerifyCommit(commit.Hash); err != nil {
+			return "", fmt.Errorf("rollback to %s: %w", commit.Short(), err)
+		}
 		return commit.Hash, nil
 	}
 	applied := s.state().Applied
@@ -86,10 +97,33 @@ func (c *Controller) rollbackTarget(s *stack, to string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	prefix := c.stackPath(s.name) + "/"
 	for _, d := range hist {
-		if d.Outcome == OutcomeSucceeded && d.Commit != applied {
+		if d.Outcome != OutcomeSucceeded || d.Commit == applied {
+			continue
+		}
+		// A deploy with the files that run now would change nothing.
+		if same, err := sameFolder(src, prefix, d.Commit, applied); err == nil && !same {
 			return d.Commit, nil
 		}
 	}
-	return "", fmt.Errorf("stack %s has no earlier good deploy to roll back to; give one with --to", s.name)
+	return "", fmt.Errorf("stack %s has no earlier good deploy with other files to roll back to; give one with --to", s.name)
+}
+
+// sameFolder reports whether no path under prefix (nor the lint policy)
+// changed between two commits.
+func sameFolder(src Source, prefix, a, b string) (bool, error) {
+	if a == b {
+		return true, nil
+	}
+	paths, err := src.Changed(a, b)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range paths {
+		if strings.HasPrefix(p, prefix) || p == policyFile {
+			return false, nil
+		}
+	}
+	return true, nil
 }

@@ -211,16 +211,19 @@ func (c *Controller) runCycle(ctx context.Context) time.Duration {
 	if err != nil {
 		return c.fetchFailed(ctx, err)
 	}
-	c.sourceOK(head)
 	if err := c.o.Source.VerifyCommit(head.Hash); err != nil {
 		// An untrusted commit is never deployed: the stacks stay at the
 		// last trusted head, whose drift is still put back.
+		c.mu.Lock()
+		c.source.Head, c.source.LastFetch = &head, time.Now()
+		c.mu.Unlock()
 		c.sourceFailed(fmt.Errorf("commit %s refused: %w", head.Short(), err))
 		if c.trusted.Hash != "" {
 			c.reconcileAll(ctx, c.trusted)
 		}
 		return c.next()
 	}
+	c.sourceOK(head)
 	c.trusted = head
 	c.reconcileAll(ctx, head)
 	return c.next()
@@ -320,9 +323,14 @@ func (c *Controller) reconcileAll(ctx context.Context, head gitsource.Commit) {
 		}
 		s := c.stackFor(name)
 		c.setRunning(name)
-		if wanted[name] {
+		st := s.state()
+		switch {
+		case wanted[name]:
 			s.reconcile(ctx, head)
-		} else {
+		case st.Suspended || st.Pinned != "":
+			// A person holds this stack: it is not removed behind their back.
+			s.log.Warn("stack left the repo or this host, but is suspended or pinned: keeping it; berth resume removes it")
+		default:
 			s.remove(ctx, head)
 		}
 		c.setRunning("")

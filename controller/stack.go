@@ -59,6 +59,9 @@ type stack struct {
 	exported string  // the commit whose files are in dir
 	loaded   *loaded // the applied commit, loaded
 	drift    string  // the drift last reported, so it is logged once
+	// stalledSecrets is the host secrets' signature when the stack stalled:
+	// a secret added since may be the fix.
+	stalledSecrets string
 
 	// Guarded by mu: a person's retry resets them from the HTTP server.
 	failures int // consecutive failed deploys of st.Attempted
@@ -96,9 +99,11 @@ func (s *stack) update(f func(st *store.StackState)) {
 		s.st.Since = now
 	}
 	s.st.Updated = now
-	st := s.st
+	// Written under the lock, so a person's action and the loop's update
+	// reach the store in the order they happened.
+	err := s.c.o.Store.PutState(s.st)
 	s.mu.Unlock()
-	if err := s.c.o.Store.PutState(st); err != nil {
+	if err != nil {
 		s.log.Error("record stack state", "error", err)
 	}
 }
@@ -130,13 +135,11 @@ func (s *stack) reconcile(ctx context.Context, head gitsource.Commit) {
 	case st.Failed != "" && s.sameFiles(st.Failed, target.Hash):
 		// The commit that failed verification, or one with the same files:
 		// never retried by itself.
-		if st.Failed != target.Hash {
-			s.update(func(st *store.StackState) { st.Failed = target.Hash })
-		}
 		if st.Halted {
 			return // even the rollback failed: a person decides
 		}
-	case st.State == StateStalled && s.sameFiles(st.Attempted, target.Hash):
+	case st.State == StateStalled && s.sameFiles(st.Attempted, target.Hash) && s.stalledSecrets == s.c.secrets:
+		// A person must fix the files (or add the secret they ask for).
 		if st.Attempted != target.Hash {
 			s.update(func(st *store.StackState) { st.Attempted = target.Hash })
 		}
@@ -187,17 +190,8 @@ func (s *stack) deploy(ctx context.Context, head gitsource.Commit) {
 // unchanged reports whether no path of the stack's folder, nor the lint
 // policy that judges it, changed between two commits.
 func (s *stack) unchanged(from, to string) bool {
-	paths, err := s.c.o.Source.Changed(from, to)
-	if err != nil {
-		return false
-	}
-	prefix := s.c.stackPath(s.name) + "/"
-	for _, p := range paths {
-		if strings.HasPrefix(p, prefix) || p == policyFile {
-			return false
-		}
-	}
-	return true
+	same, err := sameFolder(s.c.o.Source, s.c.stackPath(s.name)+"/", from, to)
+	return err == nil && same
 }
 
 // export writes the stack's files at commit into its folder.
@@ -306,6 +300,7 @@ func (s *stack) lint(hash string, p *types.Project) ([]string, error) {
 // it is until the next commit.
 func (s *stack) stall(head gitsource.Commit, err error) {
 	msg := s.relative(err.Error())
+	s.stalledSecrets = s.c.secrets
 	s.log.Error("stack stalled: its files do not load; the live stack is unchanged", "commit", head.Short(), "error", msg)
 	s.update(func(st *store.StackState) {
 		st.State, st.Attempted, st.Error = StateStalled, head.Hash, msg
@@ -323,6 +318,9 @@ func (s *stack) relative(msg string) string {
 // apply plans a loaded commit and rolls it out behind the health gates. A
 // failed gate rolls the stack back to its last good commit.
 func (s *stack) apply(ctx context.Context, l *loaded, head gitsource.Commit, outcome string) {
+	if ctx.Err() != nil {
+		return // stopping: start no rollout
+	}
 	// The rollout in flight finishes even when the controller is asked to
 	// stop: cutting it short could leave a service without containers.
 	ctx = context.WithoutCancel(ctx)
@@ -336,7 +334,7 @@ func (s *stack) apply(ctx context.Context, l *loaded, head gitsource.Commit, out
 		s.log.Warn(w)
 	}
 	if pl.InSync() {
-		s.succeeded(l, head, start, nil, "")
+		s.succeeded(l, head, start, nil, outcome)
 		return
 	}
 	s.log.Info("deploying", "commit", head.Short(), "operations", len(pl.Ops), "author", head.Author, "message", firstLine(head.Message))
@@ -378,11 +376,28 @@ func (s *stack) setStep(st *rollout.Step) {
 // services are stopped rather than left half started.
 func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit, start time.Time, res rollout.Result) {
 	reason := res.Failure.Error()
+	// Notifications and commit statuses leave the host: they get the
+	// reason without the container's log lines, which stay in the history.
+	public := *res.Failure
+	public.Logs = ""
 	ops := res.Operations
 	st := s.state()
 	d := &store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, Error: reason}
-	defer func() { d.End, d.Operations = time.Now(), ops; s.record(d) }()
-	if st.Good == "" || st.Good == head.Hash {
+	defer func() {
+		if d.Outcome != "" {
+			d.End, d.Operations = time.Now(), ops
+			s.record(d)
+		}
+	}()
+	if st.Good == head.Hash {
+		// Putting the good commit itself back (drift, a secret) failed:
+		// there is nothing older to go to, and stopping it would take down
+		// what serves. Retry with backoff, as for the engine's errors.
+		d.Outcome = "" // failed records it
+		s.failed(head, start, ops, res.Failure)
+		return
+	}
+	if st.Good == "" {
 		s.log.Error("deploy failed verification and there is no earlier good commit: stopping the stack", "commit", head.Short(), "error", reason)
 		if err := rollout.StopServices(ctx, s.c.o.Engine, bad.project.Name, bad.project.ServiceNames()); err != nil {
 			reason += "; stopping the stack failed too: " + err.Error()
@@ -391,7 +406,7 @@ func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit
 		s.update(func(st *store.StackState) {
 			st.State, st.Failed, st.Attempted, st.Error = StateFailed, head.Hash, head.Hash, reason+" (first deploy: the stack was stopped)"
 		})
-		s.notify(notify.DeployFailed, head, reason+" (first deploy: the stack was stopped)")
+		s.notify(notify.DeployFailed, head, public.Error()+" (first deploy: the stack was stopped)")
 		return
 	}
 	s.log.Error("deploy failed verification: rolling back to the last good commit", "commit", head.Short(), "good", short(st.Good), "error", reason)
@@ -414,7 +429,7 @@ func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit
 		s.update(func(st *store.StackState) {
 			st.State, st.Failed, st.Halted, st.Attempted, st.Error = StateFailed, head.Hash, true, head.Hash, msg
 		})
-		s.notify(notify.DeployFailed, head, msg)
+		s.notify(notify.DeployFailed, head, fmt.Sprintf("%s; the rollback to %s failed too", public.Error(), short(st.Good)))
 		return
 	}
 	s.loaded, s.drift = good, ""
@@ -424,7 +439,7 @@ func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit
 	s.update(func(st *store.StackState) {
 		st.State, st.Applied, st.Failed, st.Attempted, st.Error = StateRolledBack, st.Good, head.Hash, head.Hash, reason
 	})
-	s.notify(notify.RolledBack, head, reason)
+	s.notify(notify.RolledBack, head, public.Error())
 }
 
 func (s *stack) succeeded(l *loaded, head gitsource.Commit, start time.Time, ops []string, outcome string) {
@@ -439,8 +454,12 @@ func (s *stack) succeeded(l *loaded, head gitsource.Commit, start time.Time, ops
 	s.loaded, s.drift = l, ""
 	s.pruneRendered()
 	s.update(func(st *store.StackState) {
-		st.State, st.Applied, st.Attempted, st.Good, st.Error = StateInSync, head.Hash, head.Hash, head.Hash, ""
-		st.Failed, st.Halted = "", false
+		st.State, st.Applied, st.Good, st.Error = StateInSync, head.Hash, head.Hash, ""
+		if outcome == OutcomeSucceeded {
+			// A new commit deployed: the failed one is behind it. Putting
+			// the applied commit back (drift, a secret) clears nothing.
+			st.Attempted, st.Failed, st.Halted = head.Hash, "", false
+		}
 		st.Project, st.PruneVolumes = l.project.Name, l.settings.PruneVolumes
 	})
 	if len(ops) == 0 {
@@ -463,10 +482,16 @@ func (s *stack) failed(head gitsource.Commit, start time.Time, ops []string, err
 	wait := backoff(n)
 	s.retryAt = time.Now().Add(wait)
 	s.mu.Unlock()
+	public := err.Error()
+	if f, ok := errors.AsType[*rollout.Failure](err); ok {
+		c := *f
+		c.Logs = "" // the log lines stay on the host, in the history
+		public = c.Error()
+	}
 	s.log.Error("deploy failed", "commit", head.Short(), "error", err, "failures", n, "retry_in", wait.String())
 	s.update(func(st *store.StackState) { st.State, st.Attempted, st.Error = StateFailed, head.Hash, err.Error() })
 	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: OutcomeFailed, Error: err.Error(), Operations: ops})
-	s.notify(notify.DeployFailed, head, err.Error())
+	s.notify(notify.DeployFailed, head, public)
 }
 
 func (s *stack) record(d *store.Deploy) {

@@ -3,7 +3,9 @@ package controller
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +116,10 @@ func (c *Controller) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, c.Status())
 	})
 	mux.HandleFunc("POST /stacks/{stack}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		if !local(r) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "actions are only taken from this host (loopback, not through a proxy)"})
+			return
+		}
 		st, err := c.Act(r.PathValue("stack"), r.PathValue("action"), r.URL.Query().Get("to"))
 		if err != nil {
 			code := http.StatusBadRequest
@@ -142,6 +148,21 @@ func (c *Controller) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, h)
 	})
 	return mux
+}
+
+// local reports whether a request comes from this host itself and not
+// through a reverse proxy: the listen address must take the Git hosts'
+// webhooks, but only a person on the host may roll a stack back.
+func local(r *http.Request) bool {
+	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" || r.Header.Get("X-Real-Ip") != "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func queryLimit(r *http.Request) (int, error) {

@@ -114,14 +114,17 @@ func (r *reader) waitPinned(ctx context.Context, stack, commit string, timeout t
 	for {
 		var st controller.Status
 		ok, err := r.get(ctx, "/status", &st)
-		if err != nil || !ok {
-			return controller.StackStatus{}, &exitError{code: 1, err: fmt.Errorf("the controller stopped answering: %v", err)}
+		if err != nil {
+			return controller.StackStatus{}, &exitError{code: 1, err: err}
+		}
+		if !ok {
+			return controller.StackStatus{}, &exitError{code: 1, err: fmt.Errorf("the controller at %s stopped answering", r.server)}
 		}
 		for _, s := range st.Stacks {
 			if s.Stack != stack {
 				continue
 			}
-			done := s.Applied == commit && s.State == controller.StateInSync
+			done := s.Applied == commit && s.Rollout == nil && s.State != controller.StateDeploying
 			failed := s.Attempted == commit && (s.State == controller.StateFailed || s.State == controller.StateRolledBack || s.State == controller.StateStalled)
 			if done || failed || s.Pinned != commit {
 				return s, nil
