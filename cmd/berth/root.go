@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/lmittmann/tint"
@@ -76,6 +77,13 @@ func newRoot(g *globals) *cobra.Command {
 			}
 			g.logger = logger
 			slog.SetDefault(logger)
+			if cmd.Name() != "run" {
+				// A one-shot command lives for milliseconds: collecting
+				// garbage four times less often is a quarter of its CPU,
+				// and its heap never grows large. berth run keeps the
+				// default, for its idle memory.
+				debug.SetGCPercent(400)
+			}
 			return nil
 		},
 	}

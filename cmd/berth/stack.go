@@ -53,10 +53,9 @@ func (f *stackFlags) load(cmd *cobra.Command, dir string) (*types.Project, error
 	return p, nil
 }
 
-// connect opens the engine and refuses a stack that uses fields the
-// engine's API version would silently ignore.
-func connect(cmd *cobra.Command, p *types.Project) (*client.Client, error) {
-	c, err := compose.Connect(cmd.Context())
+// checkEngine takes the outcome of a connect and refuses a stack that uses
+// fields the engine's API version would silently ignore.
+func checkEngine(p *types.Project, c *client.Client, err error) (*client.Client, error) {
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}
@@ -78,11 +77,25 @@ type stackDiff struct {
 // diff loads the stack folder, connects to the engine and plans; every
 // failure here is exit 2: nothing was attempted.
 func (f *stackFlags) diff(cmd *cobra.Command, dir string) (*stackDiff, error) {
+	// The engine's ping and the files' load do not wait for each other.
+	type conn struct {
+		c   *client.Client
+		err error
+	}
+	connected := make(chan conn, 1)
+	go func() {
+		c, err := compose.Connect(cmd.Context())
+		connected <- conn{c, err}
+	}()
 	p, err := f.load(cmd, dir)
+	cn := <-connected
 	if err != nil {
+		if cn.c != nil {
+			_ = cn.c.Close()
+		}
 		return nil, err
 	}
-	c, err := connect(cmd, p)
+	c, err := checkEngine(p, cn.c, cn.err)
 	if err != nil {
 		return nil, err
 	}
