@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/rollout"
@@ -23,34 +22,14 @@ type Status struct {
 	Stacks  []StackStatus `json:"stacks"`
 }
 
-// StackStatus is one stack's line in the status.
+// StackStatus is one stack's line in the status: its recorded state and,
+// while it deploys, the rollout step in flight.
 type StackStatus struct {
-	Stack     string    `json:"stack"`
-	Project   string    `json:"project,omitempty"`
-	State     string    `json:"state"`
-	Applied   string    `json:"applied,omitempty"`
-	Attempted string    `json:"attempted,omitempty"`
-	Good      string    `json:"good,omitempty"`
-	Head      string    `json:"head,omitempty"`
-	Error     string    `json:"error,omitempty"`
-	Since     time.Time `json:"since"`
-	Updated   time.Time `json:"updated"`
-	// Failed is a commit that failed verification and is not retried by
-	// itself; Halted means even its rollback failed.
-	Failed string `json:"failed,omitempty"`
-	Halted bool   `json:"halted,omitempty"`
-	// Pinned is the commit `berth rollback` holds the stack on.
-	Pinned    string `json:"pinned,omitempty"`
-	Suspended bool   `json:"suspended,omitempty"`
-	// Rollout is the step in flight while the stack deploys.
+	store.StackState
 	Rollout *rollout.Step `json:"rollout,omitempty"`
 }
 
-func stackStatus(st store.StackState) StackStatus {
-	return StackStatus{Stack: st.Stack, Project: st.Project, State: st.State, Applied: st.Applied, Attempted: st.Attempted,
-		Good: st.Good, Head: st.Head, Error: st.Error, Since: st.Since, Updated: st.Updated,
-		Failed: st.Failed, Halted: st.Halted, Pinned: st.Pinned, Suspended: st.Suspended}
-}
+func stackStatus(st store.StackState) StackStatus { return StackStatus{StackState: st} }
 
 // Status reports the controller's view now.
 func (c *Controller) Status() Status {

@@ -49,6 +49,9 @@ stack there: it stops following the branch, as status shows, until
 'berth resume STACK'. It waits for the deploy to end (--timeout).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout <= 0 {
+				return &exitError{code: 2, err: fmt.Errorf("--timeout: want a positive duration, got %s", timeout)}
+			}
 			st, err := r.act(cmd.Context(), args[0], controller.ActRollback, to)
 			if err != nil {
 				return err
