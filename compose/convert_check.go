@@ -202,18 +202,42 @@ func fileRefusals(kind string, refs []types.FileReferenceConfig, lookup func(str
 // arrived in a later API version. Call it once the engine is known, before
 // creating anything.
 func CheckEngineSupport(p *types.Project, apiVersion string) error {
-	var msgs []string
+	return CheckEngineRequirements(EngineRequirements(p), apiVersion)
+}
+
+// EngineRequirement is a field of a stack that needs a given engine API
+// version or newer.
+type EngineRequirement struct {
+	Subject string `json:"subject"` // `service "web"`, `network "backend"`
+	Field   string `json:"field"`
+	Since   string `json:"since"`
+}
+
+// EngineRequirements lists the fields of p that not every supported engine
+// honours.
+func EngineRequirements(p *types.Project) []EngineRequirement {
+	var out []EngineRequirement
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		for _, f := range engineFeatures(p.Services[name]) {
-			if versionLess(apiVersion, f.since) {
-				msgs = append(msgs, fmt.Sprintf("service %q: field %q needs Docker Engine API %s; the engine speaks %s", name, f.field, f.since, apiVersion))
-			}
+			out = append(out, EngineRequirement{Subject: fmt.Sprintf("service %q", name), Field: f.field, Since: f.since})
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
 		n := p.Networks[key]
-		if !bool(n.External) && n.EnableIPv4 != nil && versionLess(apiVersion, "1.47") {
-			msgs = append(msgs, fmt.Sprintf("network %q: field %q needs Docker Engine API 1.47; the engine speaks %s", key, "enable_ipv4", apiVersion))
+		if !bool(n.External) && n.EnableIPv4 != nil {
+			out = append(out, EngineRequirement{Subject: fmt.Sprintf("network %q", key), Field: "enable_ipv4", Since: "1.47"})
+		}
+	}
+	return out
+}
+
+// CheckEngineRequirements returns an error for every requirement that the
+// engine speaking apiVersion does not meet.
+func CheckEngineRequirements(reqs []EngineRequirement, apiVersion string) error {
+	var msgs []string
+	for _, r := range reqs {
+		if versionLess(apiVersion, r.Since) {
+			msgs = append(msgs, fmt.Sprintf("%s: field %q needs Docker Engine API %s; the engine speaks %s", r.Subject, r.Field, r.Since, apiVersion))
 		}
 	}
 	return joinSorted(msgs)

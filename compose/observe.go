@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 )
@@ -69,15 +68,15 @@ const maxImageInspects = 8
 // and volumes the desired state names, and the local IDs of its images. The
 // engine calls are independent, so they run at once: observing costs the
 // slowest call (listing the containers), not the sum of all.
-func Observe(ctx context.Context, e Observer, p *types.Project) (*Live, error) {
-	live := &Live{Project: p.Name, Networks: map[string]LiveResource{}, Volumes: map[string]LiveResource{}, Images: map[string]string{}}
-	images := imageRefs(p)
+func Observe(ctx context.Context, e Observer, d *Desired) (*Live, error) {
+	live := &Live{Project: d.Project, Networks: map[string]LiveResource{}, Volumes: map[string]LiveResource{}, Images: map[string]string{}}
+	images := imageRefs(d)
 	ids := make([]string, len(images))
 	errs := make([]error, 3+len(images))
 	var wg sync.WaitGroup
 	wg.Go(func() { errs[0] = observeContainers(ctx, e, live) })
-	wg.Go(func() { errs[1] = observeNetworks(ctx, e, p, live) })
-	wg.Go(func() { errs[2] = observeVolumes(ctx, e, p, live) })
+	wg.Go(func() { errs[1] = observeNetworks(ctx, e, d.Networks, live) })
+	wg.Go(func() { errs[2] = observeVolumes(ctx, e, d.Volumes, live) })
 	inspecting := make(chan struct{}, maxImageInspects)
 	for i, ref := range images {
 		wg.Go(func() {
@@ -99,11 +98,11 @@ func Observe(ctx context.Context, e Observer, p *types.Project) (*Live, error) {
 }
 
 // imageRefs lists the distinct images the services use, in service order.
-func imageRefs(p *types.Project) []string {
+func imageRefs(d *Desired) []string {
 	var refs []string
 	seen := map[string]bool{"": true}
-	for _, name := range p.ServiceNames() {
-		if ref := p.Services[name].Image; !seen[ref] {
+	for _, s := range d.Services {
+		if ref := s.Image; !seen[ref] {
 			seen[ref] = true
 			refs = append(refs, ref)
 		}
@@ -176,8 +175,8 @@ func observeContainers(ctx context.Context, e Observer, live *Live) error {
 	return nil
 }
 
-func observeNetworks(ctx context.Context, e Observer, p *types.Project, live *Live) error {
-	if len(p.Networks) == 0 {
+func observeNetworks(ctx context.Context, e Observer, networks []DesiredResource, live *Live) error {
+	if len(networks) == 0 {
 		return nil
 	}
 	res, err := e.NetworkList(ctx, client.NetworkListOptions{})
@@ -185,7 +184,7 @@ func observeNetworks(ctx context.Context, e Observer, p *types.Project, live *Li
 		return fmt.Errorf("list networks: %w", err)
 	}
 	wanted := map[string]bool{}
-	for _, n := range p.Networks {
+	for _, n := range networks {
 		wanted[n.Name] = true
 	}
 	for _, n := range res.Items {
@@ -196,8 +195,8 @@ func observeNetworks(ctx context.Context, e Observer, p *types.Project, live *Li
 	return nil
 }
 
-func observeVolumes(ctx context.Context, e Observer, p *types.Project, live *Live) error {
-	if len(p.Volumes) == 0 {
+func observeVolumes(ctx context.Context, e Observer, volumes []DesiredResource, live *Live) error {
+	if len(volumes) == 0 {
 		return nil
 	}
 	res, err := e.VolumeList(ctx, client.VolumeListOptions{})
@@ -205,7 +204,7 @@ func observeVolumes(ctx context.Context, e Observer, p *types.Project, live *Liv
 		return fmt.Errorf("list volumes: %w", err)
 	}
 	wanted := map[string]bool{}
-	for _, v := range p.Volumes {
+	for _, v := range volumes {
 		wanted[v.Name] = true
 	}
 	for _, v := range res.Items {

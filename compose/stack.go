@@ -12,7 +12,7 @@ func Diff(ctx context.Context, e Observer, p *types.Project) (*Desired, Plan, er
 	if err != nil {
 		return nil, Plan{}, err
 	}
-	live, err := Observe(ctx, e, p)
+	live, err := Observe(ctx, e, d)
 	if err != nil {
 		return nil, Plan{}, err
 	}

@@ -252,7 +252,7 @@ func (r *runner) pull(ctx context.Context, pl compose.Plan) (compose.Plan, error
 	if !pulled {
 		return pl, nil
 	}
-	live, err := compose.Observe(ctx, r.e, r.p)
+	live, err := compose.Observe(ctx, r.e, r.d)
 	if err != nil {
 		return pl, err
 	}
