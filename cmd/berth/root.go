@@ -7,13 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/lmittmann/tint"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/berth-gitops/berth/cmd/berth/internal/gcstart"
 	"github.com/berth-gitops/berth/controller"
 )
 
@@ -77,12 +77,11 @@ func newRoot(g *globals) *cobra.Command {
 			}
 			g.logger = logger
 			slog.SetDefault(logger)
-			if cmd.Name() != "run" {
-				// A one-shot command lives for milliseconds: collecting
-				// garbage four times less often is a quarter of its CPU,
-				// and its heap never grows large. berth run keeps the
+			if cmd.Name() == "run" {
+				// One-shot commands collect garbage less often from
+				// the start (see gcstart); berth run keeps the
 				// default, for its idle memory.
-				debug.SetGCPercent(400)
+				gcstart.LongRunning()
 			}
 			return nil
 		},
