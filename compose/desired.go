@@ -44,7 +44,7 @@ type DesiredService struct {
 	// them, and its Hash is only final once their container IDs are known.
 	Refs []string
 	// Config is the service as loaded, kept for services with Refs.
-	Config    *types.ServiceConfig
+	Config    *types.ServiceConfig `json:"-"`
 	DependsOn []string
 	// OneShot is a service whose containers may stay exited after a clean
 	// exit: its restart policy is none or on-failure, or it is a migration

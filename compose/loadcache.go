@@ -65,15 +65,24 @@ const maxCacheEntries = 1024
 // cache folder ($XDG_CACHE_HOME/berth, ~/.cache/berth); nil when there is
 // none.
 func userValidCache() *validCache {
-	dir := os.Getenv("BERTH_CACHE_DIR")
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return nil
-		}
-		dir = filepath.Join(base, "berth")
+	base := userCacheBase()
+	if base == "" {
+		return nil
 	}
-	return &validCache{dir: filepath.Join(dir, "compose-validated")}
+	return &validCache{dir: filepath.Join(base, "compose-validated")}
+}
+
+// userCacheBase is BERTH_CACHE_DIR, or else berth's folder in the user's
+// cache folder; "" when there is none.
+func userCacheBase() string {
+	if dir := os.Getenv("BERTH_CACHE_DIR"); dir != "" {
+		return dir
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(base, "berth")
 }
 
 // loadInputs are what a load's validation depends on, besides the values of
@@ -157,10 +166,18 @@ func (c *validCache) add(in *loadInputs, names []string) {
 	}
 }
 
-// write replaces an entry whole, so that a concurrent reader never sees
-// half of it.
+// write replaces an entry whole (see writeEntry).
 func (c *validCache) write(name string, content []byte) error {
-	f, err := os.CreateTemp(c.dir, ".tmp-*") // mode 0600
+	return writeEntry(c.dir, name, content)
+}
+
+// prune removes the older half of the entries once there are too many.
+func (c *validCache) prune() { pruneEntries(c.dir) }
+
+// writeEntry replaces a cache entry whole, so that a concurrent reader never
+// sees half of it.
+func writeEntry(dir, name string, content []byte) error {
+	f, err := os.CreateTemp(dir, ".tmp-*") // mode 0600
 	if err != nil {
 		return err
 	}
@@ -169,7 +186,7 @@ func (c *validCache) write(name string, content []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(c.dir, name))
+		err = os.Rename(f.Name(), filepath.Join(dir, name))
 	}
 	if err != nil {
 		_ = os.Remove(f.Name())
@@ -177,9 +194,10 @@ func (c *validCache) write(name string, content []byte) error {
 	return err
 }
 
-// prune removes the older half of the entries once there are too many.
-func (c *validCache) prune() {
-	entries, err := os.ReadDir(c.dir)
+// pruneEntries removes the older half of a cache folder's entries once
+// there are more than maxCacheEntries.
+func pruneEntries(dir string) {
+	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) <= maxCacheEntries {
 		return
 	}
@@ -195,7 +213,7 @@ func (c *validCache) prune() {
 	}
 	slices.SortFunc(all, func(a, b aged) int { return cmp.Compare(a.mod, b.mod) })
 	for _, e := range all[:max(0, len(all)-maxCacheEntries/2)] {
-		_ = os.Remove(filepath.Join(c.dir, e.name))
+		_ = os.Remove(filepath.Join(dir, e.name))
 	}
 }
 
@@ -296,6 +314,16 @@ var composeGoVersion = sync.OnceValue(func() string {
 			}
 		}
 	}
+	if exe := executableStamp(); exe != "" {
+		return "binary " + exe
+	}
+	return ""
+})
+
+// executableStamp names the running binary by its path, size and
+// modification time, so that a rebuild is another binary; "" when it cannot
+// be read.
+func executableStamp() string {
 	exe, err := os.Executable()
 	if err != nil {
 		return ""
@@ -304,8 +332,8 @@ var composeGoVersion = sync.OnceValue(func() string {
 	if err != nil {
 		return ""
 	}
-	return fmt.Sprintf("binary %s %d %d", exe, st.Size(), st.ModTime().UnixNano())
-})
+	return fmt.Sprintf("%s %d %d", exe, st.Size(), st.ModTime().UnixNano())
+}
 
 // digest hashes a sequence of length-prefixed fields, so that no two
 // sequences share an encoding.

@@ -139,7 +139,7 @@ func TestLoadCacheNestedDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadProject(context.Background(), opts, r, nil, skipValidation); err != nil {
+	if _, err := loadProject(context.Background(), opts, r, nil, nil, skipValidation); err != nil {
 		t.Fatalf("the case needs a value only validation rejects: %v", err)
 	}
 	if _, _, err := load(context.Background(), o, c); err == nil || err.Error() != want.Error() {

@@ -96,6 +96,12 @@ func newRenderer(dir string, o LoadOptions) (*renderer, error) {
 	return r, nil
 }
 
+// rendered reports whether the load rendered a template, decrypted a sops
+// file or read a host secret.
+func (r *renderer) rendered() bool {
+	return len(r.envs) > 0 || len(r.mounted) > 0 || len(r.paths) > 0 || len(r.secrets) > 0
+}
+
 // close removes the load's env files.
 func (r *renderer) close() {
 	if r.work != "" {

@@ -67,6 +67,18 @@ func TestApplyLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("an edited env_file is planned, though the compose file is the same", func(t *testing.T) {
+		s.t = t
+		s.mustBerth(0, "plan") // the files as they are, answered from the plan cache
+		s.write("api.env", "LOG_LEVEL=debug\n")
+		out := s.mustBerth(1, "plan")
+		if !strings.Contains(out, "service api:") || !strings.Contains(out, "environment changed") || strings.Contains(out, "service db:") {
+			t.Errorf("plan after editing api.env:\n%s", out)
+		}
+		s.mustBerth(0, "apply", "--settle", "1s")
+		s.mustBerth(0, "plan")
+	})
+
 	t.Run("tag change recreates only that service and keeps its volume", func(t *testing.T) {
 		s.t = t
 		before := s.containers()

@@ -37,15 +37,11 @@ func (f *stackFlags) register(cmd *cobra.Command) {
 // into a private folder that goes away at once, except for apply, whose
 // containers mount the decrypted files.
 func (f *stackFlags) load(cmd *cobra.Command, dir string) (*types.Project, error) {
-	o := compose.LoadOptions{
-		Dir: dir, ProjectName: f.project, Env: f.env, EnvFiles: f.envFiles, Profiles: f.profiles, OSEnv: true,
-	}
-	cleanup, err := f.secrets.fill(&o, f.persistent)
+	o, cleanup, err := f.options(dir)
 	if err != nil {
-		return nil, &exitError{code: 2, err: err}
+		return nil, err
 	}
 	defer cleanup()
-	f.renderDir = o.RenderDir
 	p, err := compose.Load(cmd.Context(), o)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
@@ -53,17 +49,54 @@ func (f *stackFlags) load(cmd *cobra.Command, dir string) (*types.Project, error
 	return p, nil
 }
 
+// options are the load options the flags ask for; cleanup removes what
+// rendering secrets left behind, unless it must persist.
+func (f *stackFlags) options(dir string) (compose.LoadOptions, func(), error) {
+	o := compose.LoadOptions{
+		Dir: dir, ProjectName: f.project, Env: f.env, EnvFiles: f.envFiles, Profiles: f.profiles, OSEnv: true,
+		RememberDesired: true,
+	}
+	cleanup, err := f.secrets.fill(&o, f.persistent)
+	if err != nil {
+		return o, nil, &exitError{code: 2, err: err}
+	}
+	f.renderDir = o.RenderDir
+	return o, cleanup, nil
+}
+
+// connect pings the engine in the background, while the files load.
+func connect(cmd *cobra.Command) <-chan engineConn {
+	connected := make(chan engineConn, 1)
+	go func() {
+		c, err := compose.Connect(cmd.Context())
+		connected <- engineConn{c, err}
+	}()
+	return connected
+}
+
+type engineConn struct {
+	c   *client.Client
+	err error
+}
+
+// close closes a connection that is not going to be used.
+func (cn engineConn) close() {
+	if cn.c != nil {
+		_ = cn.c.Close()
+	}
+}
+
 // checkEngine takes the outcome of a connect and refuses a stack that uses
 // fields the engine's API version would silently ignore.
-func checkEngine(p *types.Project, c *client.Client, err error) (*client.Client, error) {
-	if err != nil {
-		return nil, &exitError{code: 2, err: err}
+func checkEngine(project string, reqs []compose.EngineRequirement, cn engineConn) (*client.Client, error) {
+	if cn.err != nil {
+		return nil, &exitError{code: 2, err: cn.err}
 	}
-	if err := compose.CheckEngineSupport(p, c.ClientVersion()); err != nil {
-		_ = c.Close()
-		return nil, &exitError{code: 2, err: fmt.Errorf("stack %s on this engine: %w", p.Name, err)}
+	if err := compose.CheckEngineRequirements(reqs, cn.c.ClientVersion()); err != nil {
+		cn.close()
+		return nil, &exitError{code: 2, err: fmt.Errorf("stack %s on this engine: %w", project, err)}
 	}
-	return c, nil
+	return cn.c, nil
 }
 
 // stackDiff is a loaded stack, the engine it runs on and the plan between.
@@ -77,25 +110,14 @@ type stackDiff struct {
 // diff loads the stack folder, connects to the engine and plans; every
 // failure here is exit 2: nothing was attempted.
 func (f *stackFlags) diff(cmd *cobra.Command, dir string) (*stackDiff, error) {
-	// The engine's ping and the files' load do not wait for each other.
-	type conn struct {
-		c   *client.Client
-		err error
-	}
-	connected := make(chan conn, 1)
-	go func() {
-		c, err := compose.Connect(cmd.Context())
-		connected <- conn{c, err}
-	}()
+	connected := connect(cmd)
 	p, err := f.load(cmd, dir)
 	cn := <-connected
 	if err != nil {
-		if cn.c != nil {
-			_ = cn.c.Close()
-		}
+		cn.close()
 		return nil, err
 	}
-	c, err := checkEngine(p, cn.c, cn.err)
+	c, err := checkEngine(p.Name, compose.EngineRequirements(p), cn)
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +127,39 @@ func (f *stackFlags) diff(cmd *cobra.Command, dir string) (*stackDiff, error) {
 		return nil, &exitError{code: 2, err: err}
 	}
 	return &stackDiff{project: p, engine: c, desired: d, plan: pl}, nil
+}
+
+// plan plans the stack folder against the engine: like diff, but from the
+// desired state alone, which the plan cache may hold (see
+// compose.LoadDesired).
+func (f *stackFlags) plan(cmd *cobra.Command, dir string) (compose.Plan, error) {
+	connected := connect(cmd)
+	o, cleanup, err := f.options(dir)
+	if err != nil {
+		(<-connected).close()
+		return compose.Plan{}, err
+	}
+	d, reqs, err := compose.LoadDesired(cmd.Context(), o)
+	cleanup()
+	cn := <-connected
+	if err != nil {
+		cn.close()
+		return compose.Plan{}, &exitError{code: 2, err: err}
+	}
+	c, err := checkEngine(d.Project, reqs, cn)
+	if err != nil {
+		return compose.Plan{}, err
+	}
+	defer c.Close()
+	live, err := compose.Observe(cmd.Context(), c, d)
+	if err != nil {
+		return compose.Plan{}, &exitError{code: 2, err: err}
+	}
+	pl, err := compose.BuildPlan(d, live)
+	if err != nil {
+		return compose.Plan{}, &exitError{code: 2, err: err}
+	}
+	return pl, nil
 }
 
 func newConfigCmd(g *globals) *cobra.Command {
@@ -154,12 +209,10 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Short: "Show what apply would change; exit 0 in sync, 1 changes pending, 2 error",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := f.diff(cmd, args[0])
+			pl, err := f.plan(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			defer st.engine.Close()
-			pl := st.plan
 			if asJSON {
 				out, err := pl.JSON()
 				if err != nil {
