@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,8 +170,9 @@ func loadStack(ctx context.Context, o LoadOptions, c caches, lookup bool) (_ *lo
 		return nil, err
 	}
 	planKey := ""
+	env := maps.Clone(opts.Environment)
 	if c.plans != nil && !o.Placeholders && !r.rendered() {
-		planKey = c.plans.key(o, opts, sources)
+		planKey = c.plans.key(o, opts, env, sources)
 		if lookup && planKey != "" {
 			if e := c.plans.lookup(planKey); e != nil {
 				return &loaded{desired: e.Desired, engine: e.Engine}, nil
@@ -196,11 +198,23 @@ func loadStack(ctx context.Context, o LoadOptions, c caches, lookup bool) (_ *lo
 		return l, nil // LoadDesired reports it
 	}
 	l.desired, l.engine = d, EngineRequirements(p)
-	if !external && !tr.untrackable && !r.rendered() && warnCount.Load() == warnings && !hasRefs(d) {
+	if external || tr.untrackable || r.rendered() || warnCount.Load() != warnings || hasRefs(d) || watchesPaths(p) {
+		return l, nil
+	}
+	if afterPlanLoad != nil {
+		afterPlanLoad()
+	}
+	// An input that changed while the load ran may have been read either
+	// way: such a load is not remembered.
+	if tr.settled() && c.plans.key(o, opts, env, sources) == planKey {
 		c.plans.store(planKey, &planEntry{Stamps: tr.stamps, Desired: d, Engine: l.engine})
 	}
 	return l, nil
 }
+
+// afterPlanLoad, when set by a test, runs between a load and the check
+// that its inputs did not change meanwhile.
+var afterPlanLoad func()
 
 // loadModel loads the project, skipping compose-go's validation when the
 // validation cache knows the inputs. external reports a model that read

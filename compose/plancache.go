@@ -2,20 +2,21 @@ package compose
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/sirupsen/logrus"
 )
 
@@ -26,22 +27,27 @@ import (
 // when every input is the same as then.
 //
 // An entry is named by a digest of the inputs known before loading: this
-// berth binary, the load options, the paths and bytes of the compose files
+// berth build, the load options, the paths and bytes of the compose files
 // and of the interpolation env files, and the whole interpolation
 // environment with $HOME. It holds what the load read besides: each service's
-// env_file and each secret or config file, by path and a digest of its
-// bytes (or its absence), checked again on every hit. So editing any input,
-// rebuilding berth, or exporting a variable gives a miss and a full load.
+// env_file and each secret or config file, stamped by path, size, inode and
+// modification and change times (or its absence), checked again on every
+// hit. So editing any input, rebuilding berth, or exporting a variable gives
+// a miss and a full load. The key and the stamps are read again once the
+// load is done, and a load whose inputs changed meanwhile is not remembered.
 //
 // What an entry holds is what docker compose already writes on every
 // container's labels (config hashes, short hashes per field, names, image
-// references) and the engine API versions the stack's fields need; never a
-// value. The key digests the environment, values included, as the config
-// hash on a container does. A load is not remembered when it rendered an
-// env template or decrypted a sops file (host secrets, whose digests stay
-// out of the cache), read a file the entry cannot track (an `include`, an
-// `extends` from another file), or made compose-go print a warning (a hit
-// would not print it again).
+// references), the engine API versions the stack's fields need, and file
+// stamps; never a value, nor a digest of a file that services read. The key
+// digests the environment, values included, with everything else, as the
+// config hash on a container does. A load is not remembered when it
+// rendered an env template or decrypted a sops file (host secrets, whose
+// digests stay out of the cache), read a file the entry cannot track (an
+// `include`, an `extends` from another file, a develop.watch path, which
+// compose-go resolves through symbolic links), or made compose-go print a
+// warning (a hit would not print it again). The cache folder is used only
+// when it belongs to the user and nobody else may enter it.
 type planCache struct {
 	dir string
 }
@@ -52,6 +58,12 @@ const planFormat = "berth-plan/1"
 // maxStampedFile bounds the files an entry tracks: a load that reads a
 // bigger one is not remembered.
 const maxStampedFile = 1 << 20
+
+// racyMargin: file times come from a clock that advances by ticks of up to
+// 10 ms, so a file changed within a tick of its stamp may change again with
+// the same times. A load that read a file changed this recently is not
+// remembered (git's "racily clean" files). Tests shorten it.
+var racyMargin = 100 * time.Millisecond
 
 // userPlanCache is the plan cache beside the validation cache; nil when
 // there is none.
@@ -71,34 +83,38 @@ type planEntry struct {
 	Engine  []EngineRequirement `json:"engine"`
 }
 
-// fileStamp is a file a load read, as it was: the digest of its bytes, or
-// "" when it did not exist.
+// fileStamp is a file a load read, as it was: what its metadata says of
+// its identity and its last change, or "" when it did not exist. Writing a
+// file always moves its change time, which no program can set back, and
+// replacing it gives another inode; the stamp holds nothing of the bytes,
+// which may be secrets.
 type fileStamp struct {
 	Path string `json:"path"`
-	Sum  string `json:"sum"`
+	Meta string `json:"meta"`
 }
 
-// stamp reads a file's stamp; false when the file cannot be tracked (not
-// readable, not a regular file, too big).
-func stamp(path string) (fileStamp, bool) {
+// stamp reads a file's stamp and its change time; false when the file
+// cannot be tracked (not a regular file, too big, or no change time on
+// this system).
+func stamp(path string) (fileStamp, time.Time, bool) {
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fileStamp{Path: path}, true
+		return fileStamp{Path: path}, time.Time{}, true
 	}
 	if err != nil || !st.Mode().IsRegular() || st.Size() > maxStampedFile {
-		return fileStamp{}, false
+		return fileStamp{}, time.Time{}, false
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fileStamp{}, false
+	meta, changed, ok := fileMeta(st)
+	if !ok {
+		return fileStamp{}, time.Time{}, false
 	}
-	sum := sha256.Sum256(b)
-	return fileStamp{Path: path, Sum: hex.EncodeToString(sum[:])}, true
+	return fileStamp{Path: path, Meta: meta}, changed, true
 }
 
-// key digests the inputs of a load known before it runs; "" when one
+// key digests the inputs of a load known before it runs, with env the
+// interpolation environment (which compose-go's load adds to); "" when one
 // cannot be read or this binary cannot be told from another build.
-func (c *planCache) key(o LoadOptions, opts *cli.ProjectOptions, sources []string) string {
+func (c *planCache) key(o LoadOptions, opts *cli.ProjectOptions, env types.Mapping, sources []string) string {
 	build := buildIdentity()
 	if c == nil || build == "" {
 		return ""
@@ -125,23 +141,27 @@ func (c *planCache) key(o LoadOptions, opts *cli.ProjectOptions, sources []strin
 			d.field(string(b))
 		}
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range opts.Environment {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(env))
 	d.count(len(names))
 	for _, k := range names {
 		d.field(k)
-		d.field(opts.Environment[k])
+		d.field(env[k])
 	}
 	return d.sum()
 }
 
+// private reports whether the cache folder belongs to this user and no one
+// else may enter it, so that nobody else can have written an entry.
+func (c *planCache) private() bool {
+	st, err := os.Stat(c.dir)
+	return err == nil && st.IsDir() && st.Mode().Perm()&0o077 == 0 && ownedByMe(st)
+}
+
 // lookup returns the entry for key when every file it read is as it was.
 func (c *planCache) lookup(key string) *planEntry {
+	if !c.private() {
+		return nil
+	}
 	b, err := os.ReadFile(filepath.Join(c.dir, key))
 	if err != nil {
 		return nil
@@ -151,7 +171,7 @@ func (c *planCache) lookup(key string) *planEntry {
 		return nil
 	}
 	for _, s := range e.Stamps {
-		if now, ok := stamp(s.Path); !ok || now != s {
+		if now, _, ok := stamp(s.Path); !ok || now != s {
 			return nil
 		}
 	}
@@ -163,7 +183,7 @@ func (c *planCache) lookup(key string) *planEntry {
 func (c *planCache) store(key string, e *planEntry) {
 	e.Format = planFormat
 	b, err := json.Marshal(e)
-	if err != nil || os.MkdirAll(c.dir, 0o700) != nil {
+	if err != nil || os.MkdirAll(c.dir, 0o700) != nil || !c.private() {
 		return
 	}
 	if writeEntry(c.dir, key, b) == nil {
@@ -175,39 +195,63 @@ func (c *planCache) store(key string, e *planEntry) {
 // its result may be remembered.
 type loadTrace struct {
 	stamps      []fileStamp
+	newest      time.Time // the latest change of a stamped file
 	untrackable bool
 }
 
 // stampFiles records the files the project's services read: env_file (read
 // when the environment is resolved) and the files of secrets and configs
-// (read to tell a sops file). It runs before they are read, so that a file
-// changed meanwhile gives a stamp that no longer matches.
+// (read to tell a sops file).
 func (t *loadTrace) stampFiles(paths []string) {
 	for _, p := range paths {
-		s, ok := stamp(p)
+		s, changed, ok := stamp(p)
 		if !ok {
 			t.untrackable = true
 			continue
 		}
 		t.stamps = append(t.stamps, s)
+		if changed.After(t.newest) {
+			t.newest = changed
+		}
 	}
 }
 
-// buildIdentity tells this berth binary from any other build: its path,
-// size and modification time, and the version control state it records.
-// Empty means no plan caching.
+// settled reports whether every stamped file is still as it was and last
+// changed long enough ago for its stamp to be sure (see racyMargin).
+func (t *loadTrace) settled() bool {
+	if time.Since(t.newest) < racyMargin {
+		return false
+	}
+	for _, s := range t.stamps {
+		if now, _, ok := stamp(s.Path); !ok || now != s {
+			return false
+		}
+	}
+	return true
+}
+
+// watchesPaths reports a service with develop.watch, whose paths compose-go
+// resolves through symbolic links that no stamp follows.
+func watchesPaths(p *types.Project) bool {
+	for _, s := range p.Services {
+		if s.Develop != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// buildIdentity tells this berth build from any other: the binary's path,
+// size and modification time, and what the build recorded of itself (module
+// versions and sums, build flags including -ldflags, version control
+// state). Empty means no plan caching.
 var buildIdentity = sync.OnceValue(func() string {
 	id := executableStamp()
 	if id == "" {
 		return ""
 	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		id += " " + bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" || s.Key == "vcs.modified" {
-				id += " " + s.Value
-			}
-		}
+		id += "\n" + bi.String()
 	}
 	return id
 })

@@ -2,17 +2,25 @@ package compose
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
-// planCaches are empty validation and plan caches of a test's own.
+// planCaches are empty validation and plan caches of a test's own. The
+// test's files, written just before they load, count as settled.
 func planCaches(t *testing.T) caches {
 	t.Helper()
+	margin := racyMargin
+	racyMargin = 0
+	t.Cleanup(func() { racyMargin = margin })
 	base := t.TempDir()
 	return caches{
 		valid: &validCache{dir: filepath.Join(base, "compose-validated")},
@@ -103,6 +111,23 @@ func TestPlanCacheCorpus(t *testing.T) {
 			}
 			if !hit {
 				missed = append(missed, name)
+				return
+			}
+			// Field by field too, for what JSON would not show.
+			l, err := loadStack(context.Background(), o, c, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			full, err := loadStack(context.Background(), o, caches{}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := NewDesired(full.project)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(l.desired, d) || !reflect.DeepEqual(l.engine, EngineRequirements(full.project)) {
+				t.Fatalf("desired state from the plan cache differs from a full load:\n got %+v\nwant %+v", l.desired, d)
 			}
 		})
 	}
@@ -204,6 +229,9 @@ func TestPlanCacheNeverRemembers(t *testing.T) {
 			"compose.yaml":       "include: [other/compose.yaml]\nservices:\n  web:\n    image: berthtest/app:1.0\n",
 			"other/compose.yaml": "services:\n  db:\n    image: berthtest/app:1.0\n",
 		},
+		"develop.watch through a symbolic link": {
+			"compose.yaml": "services:\n  web:\n    image: berthtest/app:1.0\n    develop:\n      watch:\n        - path: ./src\n          action: rebuild\n",
+		},
 		"service reference": {
 			"compose.yaml": "services:\n  web:\n    image: berthtest/app:1.0\n  side:\n    image: berthtest/app:1.0\n    network_mode: service:web\n",
 		},
@@ -252,7 +280,89 @@ func TestPlanCacheHoldsNoValue(t *testing.T) {
 	if strings.Contains(string(b), "canary") {
 		t.Fatalf("the entry holds a value:\n%s", b)
 	}
+	for _, content := range []string{"PASSWORD=canary-from-dotenv\n", "API_KEY=canary-from-env-file\n"} {
+		sum := sha256.Sum256([]byte(content))
+		if strings.Contains(string(b), hex.EncodeToString(sum[:])) {
+			t.Fatalf("the entry holds the digest of a file's bytes:\n%s", b)
+		}
+	}
 	if st, _ := os.Stat(c.plans.dir); st.Mode().Perm() != 0o700 {
 		t.Fatalf("cache folder mode %v, want 0700", st.Mode().Perm())
+	}
+}
+
+// TestPlanCacheInputsChangedDuringLoad: a file edited while a load runs may
+// have been read either way, so that load is not remembered.
+func TestPlanCacheInputsChangedDuringLoad(t *testing.T) {
+	for _, name := range []string{"compose.yaml", "app.env"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "stack")
+			compose := "services:\n  web:\n    image: berthtest/app:1.0\n    env_file: [app.env]\n"
+			writeFile(t, filepath.Join(dir, "compose.yaml"), compose)
+			writeFile(t, filepath.Join(dir, "app.env"), "MODE=one\n")
+			afterPlanLoad = func() {
+				path := filepath.Join(dir, name)
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Error(err)
+				}
+				writeFile(t, path, string(b)+"# edited during the load\n")
+			}
+			defer func() { afterPlanLoad = nil }()
+			c := planCaches(t)
+			planLoad(t, LoadOptions{Dir: dir}, c)
+			if entries, _ := os.ReadDir(c.plans.dir); len(entries) != 0 {
+				t.Fatalf("a load whose %s changed meanwhile was remembered", name)
+			}
+		})
+	}
+}
+
+// TestPlanCacheSharedFolder: a cache folder that others may enter is not
+// used, so nobody else's entry can make a plan lie.
+func TestPlanCacheSharedFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "stack")
+	writeFile(t, filepath.Join(dir, "compose.yaml"), "services:\n  web:\n    image: berthtest/app:1.0\n")
+	c := planCaches(t)
+	o := LoadOptions{Dir: dir}
+	planLoad(t, o, c)
+	if _, hit := planLoad(t, o, c); !hit {
+		t.Fatal("a private cache folder was not used")
+	}
+	if err := os.Chmod(c.plans.dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, hit := planLoad(t, o, c); hit {
+		t.Fatal("a cache folder others may write to answered")
+	}
+	if err := os.RemoveAll(c.plans.dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(c.plans.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	planLoad(t, o, c)
+	if entries, _ := os.ReadDir(c.plans.dir); len(entries) != 0 {
+		t.Fatal("an entry was written to a cache folder others may enter")
+	}
+}
+
+// TestPlanCacheRacyFile: a file the services read that changed within a
+// clock tick of the load may change again with the same times, so the load
+// is not remembered until the file has settled.
+func TestPlanCacheRacyFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "stack")
+	writeFile(t, filepath.Join(dir, "compose.yaml"), "services:\n  web:\n    image: berthtest/app:1.0\n    env_file: [app.env]\n")
+	writeFile(t, filepath.Join(dir, "app.env"), "MODE=one\n")
+	c := planCaches(t)
+	racyMargin = time.Hour
+	planLoad(t, LoadOptions{Dir: dir}, c)
+	if entries, _ := os.ReadDir(c.plans.dir); len(entries) != 0 {
+		t.Fatal("a load that read a file changed a moment ago was remembered")
+	}
+	racyMargin = 0
+	planLoad(t, LoadOptions{Dir: dir}, c)
+	if _, hit := planLoad(t, LoadOptions{Dir: dir}, c); !hit {
+		t.Fatal("a load of settled files was not remembered")
 	}
 }
