@@ -188,17 +188,27 @@ func (r *runner) begin(ctx context.Context, ch *change, set ServiceSettings) (*F
 	if err := r.prepare(ctx, ch, set); err != nil {
 		return r.refused(ctx, ch, err)
 	}
-	started := time.Now()
+	// Restarts count from before the start: one the engine makes while
+	// the start call returns is already a failure.
+	before, err := r.x.Inspect(ctx, ch.newID)
+	if err != nil {
+		r.undo(ctx, ch)
+		return nil, err
+	}
 	if err := r.x.Start(ctx, ch.newID); err != nil {
 		return r.refused(ctx, ch, &refusal{err})
 	}
+	// The stability window opens once the engine says the container
+	// started, not before: on a busy host the start call alone can outlast
+	// the window.
+	started := time.Now()
 	in, err := r.x.Inspect(ctx, ch.newID)
 	if err != nil {
 		r.undo(ctx, ch)
 		return nil, err
 	}
 	ds, _, _ := r.x.Service(ch.service)
-	ch.w = &watch{id: ch.newID, name: ch.name, started: started, restarts: in.RestartCount,
+	ch.w = &watch{id: ch.newID, name: ch.name, started: started, restarts: before.RestartCount,
 		g: gateFor(in, set, stability(set, r.o.Stability), ds.OneShot)}
 	return nil, nil
 }
