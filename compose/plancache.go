@@ -55,10 +55,6 @@ type planCache struct {
 // planFormat changes whenever the makeup of the key or the entry does.
 const planFormat = "berth-plan/1"
 
-// maxStampedFile bounds the files an entry tracks: a load that reads a
-// bigger one is not remembered.
-const maxStampedFile = 1 << 20
-
 // racyMargin: file times come from a clock that advances by ticks of up to
 // 10 ms, so a file changed within a tick of its stamp may change again with
 // the same times. A load that read a file changed this recently is not
@@ -94,14 +90,13 @@ type fileStamp struct {
 }
 
 // stamp reads a file's stamp and its change time; false when the file
-// cannot be tracked (not a regular file, too big, or no change time on
-// this system).
+// cannot be tracked (not a regular file, or no change time on this system).
 func stamp(path string) (fileStamp, time.Time, bool) {
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fileStamp{Path: path}, time.Time{}, true
 	}
-	if err != nil || !st.Mode().IsRegular() || st.Size() > maxStampedFile {
+	if err != nil || !st.Mode().IsRegular() {
 		return fileStamp{}, time.Time{}, false
 	}
 	meta, changed, ok := fileMeta(st)
