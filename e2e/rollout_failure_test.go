@@ -47,9 +47,11 @@ func TestRolloutFailures(t *testing.T) {
 		},
 		{
 			name: "failure in the bake window",
+			// Healthy long enough for the gate and the probes even on a
+			// busy host, where the start call alone can take a second.
 			edit: func(y string) string {
-				y = strings.Replace(y, "  web:\n    image: berthtest/app:1.0", "  web:\n    image: berthtest/app:1.1\n    environment: {UNHEALTHY_AFTER: 2s}", 1)
-				return strings.Replace(y, "x-berth:\n", "x-berth:\n  bake: 6s\n", 1)
+				y = strings.Replace(y, "  web:\n    image: berthtest/app:1.0", "  web:\n    image: berthtest/app:1.1\n    environment: {UNHEALTHY_AFTER: 5s}", 1)
+				return strings.Replace(y, "x-berth:\n", "x-berth:\n  bake: 12s\n", 1)
 			},
 			gate: "bake gate failed", reason: []string{`service "web"`},
 		},
