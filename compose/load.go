@@ -170,8 +170,9 @@ func loadStack(ctx context.Context, o LoadOptions, c caches, lookup bool) (_ *lo
 		return nil, err
 	}
 	planKey := ""
-	env := maps.Clone(opts.Environment)
+	var env types.Mapping // the environment before compose-go adds to it
 	if c.plans != nil && !o.Placeholders && !r.rendered() {
+		env = maps.Clone(opts.Environment)
 		planKey = c.plans.key(o, opts, env, sources)
 		if lookup && planKey != "" {
 			if e := c.plans.lookup(planKey); e != nil {

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// fileMeta is unknown here: without a change time no stamp is sure, so
-// stacks whose services read files are not remembered.
+// fileMeta is unknown here: without a change time no stamp is sure.
 func fileMeta(fs.FileInfo) (string, time.Time, bool) { return "", time.Time{}, false }
 
-// ownedByMe cannot be told here: the plan cache is not used.
+// ownedByMe cannot be told here, so the plan cache is not used at all on
+// systems other than Linux: every plan loads the files.
 func ownedByMe(fs.FileInfo) bool { return false }

@@ -1,6 +1,6 @@
 // Package gcstart makes the garbage collector run less often from the
-// process's first moments, for the one-shot commands (plan, apply, config)
-// that live for milliseconds and never grow a large heap.
+// process's first moments, for the one-shot commands (plan, apply, config,
+// status, ...) that live for milliseconds and never grow a large heap.
 //
 // Go initializes packages in the order of their import paths, each after
 // what it imports, so this package, which imports only the standard
