@@ -808,10 +808,7 @@ func TestCheckSupportedRefusesFields(t *testing.T) {
 			if !IsLoadError(err) {
 				t.Errorf("want a LoadError, got %T", err)
 			}
-			var got []string
-			for _, line := range strings.Split(errors.Unwrap(err).Error(), "\n") {
-				got = append(got, line)
-			}
+			got := strings.Split(errors.Unwrap(err).Error(), "\n")
 			equal(t, "errors", got, tc.want)
 		})
 	}

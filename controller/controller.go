@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -446,5 +445,3 @@ func (c *Controller) secretsSig() string {
 
 // stackPath is a stack's folder in the repo.
 func (c *Controller) stackPath(name string) string { return path.Join(c.o.Path, name) }
-
-var errStalled = errors.New("stalled")

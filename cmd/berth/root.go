@@ -111,7 +111,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl})), nil
 	case "text":
-		return slog.New(tint.NewHandler(w, &tint.Options{Level: lvl, NoColor: !colorable(w), TimeFormat: "15:04:05.000"})), nil
+		return slog.New(tint.NewTextHandler(w, &tint.Options{Level: lvl, NoColor: !colorable(w), TimeFormat: "15:04:05.000"})), nil
 	default:
 		return nil, fmt.Errorf("--log-format: %q is not one of text, json", format)
 	}
