@@ -54,6 +54,10 @@ type LoadOptions struct {
 	// plan cache, for LoadDesired (see planCache).
 	RememberDesired bool
 
+	// HostPaths are absolute host paths (files or folders) the host grants
+	// this stack, besides its own folder.
+	HostPaths []string
+
 	// Placeholders loads without host secrets and keys, for lint and diff:
 	// each secret is "berth-placeholder-NAME", each sops value a digest of
 	// its ciphertext, sops secret and config files stay as they are, and

@@ -22,6 +22,7 @@ import (
 
 	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/controller/notify"
+	"github.com/berth-gitops/berth/controller/policy"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/gitsource"
 )
@@ -79,6 +80,11 @@ type Options struct {
 	// statuses); it must not block. StatusURL links to a status page.
 	Notify    func(notify.Event)
 	StatusURL string
+	// Policy is the host policy every commit is held to; PolicyRefused
+	// are berth's own folders (data, secrets, cache), which no stack may
+	// mount.
+	Policy        policy.Settings
+	PolicyRefused []string
 }
 
 // Controller is the loop. Create it with New, then call Run.

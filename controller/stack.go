@@ -17,6 +17,7 @@ import (
 	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/compose/lint"
 	"github.com/berth-gitops/berth/controller/notify"
+	"github.com/berth-gitops/berth/controller/policy"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/gitsource"
 	"github.com/berth-gitops/berth/rollout"
@@ -240,8 +241,11 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 		return nil, err
 	}
 	p, err := compose.Load(ctx, compose.LoadOptions{Dir: s.dir, Env: s.c.o.Env,
-		SecretsDir: s.c.o.SecretsDir, AgeKeyFile: s.c.o.AgeKeyFile, RenderDir: s.renderDir()})
+		SecretsDir: s.c.o.SecretsDir, AgeKeyFile: s.c.o.AgeKeyFile, RenderDir: s.renderDir(), HostPaths: s.hostPaths()})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkPolicy(p); err != nil {
 		return nil, err
 	}
 	if err := compose.CheckEngineSupport(p, s.c.o.APIVersion); err != nil {
@@ -271,7 +275,7 @@ func (s *stack) lint(hash string, p *types.Project) ([]string, error) {
 	data, err := s.c.o.Source.ReadFile(hash, policyFile)
 	switch {
 	case err == nil:
-		if pol, err = lint.ParsePolicy(data, policyFile); err != nil {
+		if pol, err = lint.ParsePolicyRules(data, policyFile, policy.Rules()); err != nil {
 			return nil, err
 		}
 	case !errors.Is(err, fs.ErrNotExist):
@@ -282,7 +286,7 @@ func (s *stack) lint(hash string, p *types.Project) ([]string, error) {
 		return nil, err
 	}
 	var errs, warnings []string
-	for _, f := range lint.Active(lint.Lint(p, src, pol)) {
+	for _, f := range lint.Active(s.c.o.Policy.Except(lint.Lint(p, src, pol))) {
 		switch f.Severity {
 		case lint.SeverityError:
 			errs = append(errs, f.String())
@@ -291,7 +295,7 @@ func (s *stack) lint(hash string, p *types.Project) ([]string, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("lint: %d error(s) (%s can except them, with a reason):\n%s", len(errs), policyFile, strings.Join(errs, "\n"))
+		return nil, fmt.Errorf("lint: %d error(s) (the host's berth.yaml policy.exceptions can accept one, with a reason):\n%s", len(errs), strings.Join(errs, "\n"))
 	}
 	return warnings, nil
 }

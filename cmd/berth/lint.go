@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/compose/lint"
+	"github.com/berth-gitops/berth/controller/config"
+	"github.com/berth-gitops/berth/controller/policy"
 )
 
 type lintFlags struct {
@@ -22,6 +25,7 @@ type lintFlags struct {
 	root           string
 	format         string
 	policy         string
+	hostPolicy     string
 	showExceptions bool
 	listRules      bool
 }
@@ -34,12 +38,17 @@ func newLintCmd(g *globals) *cobra.Command {
 		Long: `lint checks a stack folder, or every stack under --path of a repository, for
 floating image tags, missing health checks, restart policies, log rotation and
 memory limits, secrets written in the files, privileged containers and host
-mounts that hand over the host. 'berth lint --rules' lists the rules.
+mounts that hand over the host, and holds them to the host policy that 'berth
+run' enforces: the baseline profile, or the policy section of the berth.yaml
+given with --host-policy (check a pull request against the production hosts'
+policy). 'berth lint --rules' lists the rules.
 
 The policy .berth/policy.yaml (found in DIR or above it, up to the folder that
-holds .git; or --policy) changes severities and excepts stacks and services,
-each with a reason. Stacks load without the process environment and with every
-profile enabled, so the verdict depends on the files alone.`,
+holds .git; or --policy) may only make rules stricter: it raises severities,
+and excepts warnings and info findings, each with a reason. Errors are
+accepted only by the host (berth.yaml's policy.exceptions). Stacks load
+without the process environment and with every profile enabled, so the
+verdict depends on the files alone.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := f.validate(args); err != nil {
@@ -55,6 +64,7 @@ profile enabled, so the verdict depends on the files alone.`,
 	cmd.Flags().StringVar(&f.root, "path", "stacks", "when DIR is a repository: the folder whose sub-folders are stacks")
 	cmd.Flags().StringVar(&f.format, "format", "text", "output: text, json or github (workflow annotations)")
 	cmd.Flags().StringVar(&f.policy, "policy", "", "policy file (default: .berth/policy.yaml in DIR or above)")
+	cmd.Flags().StringVar(&f.hostPolicy, "host-policy", "", "berth.yaml whose policy section judges the stacks (default: the baseline profile)")
 	cmd.Flags().BoolVar(&f.showExceptions, "show-exceptions", false, "also print the findings that the policy excepts, with the reason")
 	cmd.Flags().BoolVar(&f.listRules, "rules", false, "list the rules with their default severity and exit")
 	return cmd
@@ -92,9 +102,13 @@ func (f *lintFlags) run(ctx context.Context, w io.Writer, dir string) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	host, err := f.readHostPolicy()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	results := make([]stackResult, len(stacks))
 	for i, s := range stacks {
-		results[i] = f.lintStack(ctx, s, slashRel(base, s), pol)
+		results[i] = f.lintStack(ctx, s, slashRel(base, s), pol, host)
 	}
 	if err := f.print(w, results); err != nil {
 		return err
@@ -161,7 +175,7 @@ func slashRel(base, p string) string {
 
 func (f *lintFlags) readPolicy(dir string) (lint.Policy, error) {
 	if f.policy != "" {
-		return lint.ReadPolicy(f.policy, false)
+		return lint.ReadPolicyRules(f.policy, false, policy.Rules())
 	}
 	file, err := lint.FindPolicy(dir)
 	if err != nil || file == "" {
@@ -172,12 +186,12 @@ func (f *lintFlags) readPolicy(dir string) (lint.Policy, error) {
 			file = rel
 		}
 	}
-	return lint.ReadPolicy(file, false)
+	return lint.ReadPolicyRules(file, false, policy.Rules())
 }
 
 // lintStack loads one stack the way the controller would deploy it, but
 // from the files alone: no process environment, every profile enabled.
-func (f *lintFlags) lintStack(ctx context.Context, dir, rel string, pol lint.Policy) stackResult {
+func (f *lintFlags) lintStack(ctx context.Context, dir, rel string, pol lint.Policy, host hostPolicy) stackResult {
 	name := filepath.Base(dir)
 	res := stackResult{name: name, rel: rel}
 	fail := func(err error) stackResult {
@@ -192,7 +206,8 @@ func (f *lintFlags) lintStack(ctx context.Context, dir, rel string, pol lint.Pol
 		res.loadErr = true
 		return res
 	}
-	p, err := compose.Load(ctx, compose.LoadOptions{Dir: dir, Env: f.env, Profiles: []string{"*"}, Placeholders: true})
+	p, err := compose.Load(ctx, compose.LoadOptions{Dir: dir, Env: f.env, Profiles: []string{"*"}, Placeholders: true,
+		HostPaths: host.settings.HostPathsFor(name)})
 	if err != nil {
 		return fail(err)
 	}
@@ -200,8 +215,33 @@ func (f *lintFlags) lintStack(ctx context.Context, dir, rel string, pol lint.Pol
 	if err != nil {
 		return fail(err)
 	}
-	res.findings = lint.Lint(p, src, pol)
+	fs := lint.Lint(p, src, pol)
+	fs = append(fs, host.settings.Check(p, policy.Target{Stack: name, Dirs: []string{dir}, Refused: host.refused, Sources: src})...)
+	res.findings = lint.Sort(host.settings.Except(fs))
 	return res
+}
+
+// hostPolicy is the host's say: its policy settings and berth's folders
+// there, which no stack may mount.
+type hostPolicy struct {
+	settings policy.Settings
+	refused  []string
+}
+
+// readHostPolicy reads --host-policy's policy section and folders, or
+// takes the defaults: the baseline profile, nothing granted.
+func (f *lintFlags) readHostPolicy() (hostPolicy, error) {
+	cfg := config.Default()
+	if f.hostPolicy != "" {
+		var err error
+		if cfg, err = config.Load(f.hostPolicy); err != nil {
+			return hostPolicy{}, fmt.Errorf("--host-policy: %w", err)
+		}
+		if errs := cfg.PolicyProblems(); len(errs) > 0 {
+			return hostPolicy{}, fmt.Errorf("--host-policy %s: %w", f.hostPolicy, errors.Join(errs...))
+		}
+	}
+	return hostPolicy{settings: cfg.Policy, refused: []string{cfg.DataDir, cfg.SecretsDir}}, nil
 }
 
 func joinRel(rel, name string) string {
@@ -315,7 +355,7 @@ func lintExit(results []stackResult) error {
 
 // printRules lists the rules: a table, or JSON with --format json.
 func (f *lintFlags) printRules(w io.Writer) error {
-	rules := lint.Rules()
+	rules := append(lint.Rules(), policy.Rules()...)
 	if f.format == "json" {
 		out, err := json.MarshalIndent(rules, "", "  ")
 		if err != nil {
@@ -334,7 +374,11 @@ func (f *lintFlags) printRules(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	for _, r := range rules {
-		fmt.Fprintf(w, "%s: %s.\n", r.ID, r.Why)
+		id := r.ID
+		if len(r.Aliases) > 0 {
+			id += " (formerly " + strings.Join(r.Aliases, ", ") + ")"
+		}
+		fmt.Fprintf(w, "%s: %s.\n", id, r.Why)
 	}
 	return nil
 }

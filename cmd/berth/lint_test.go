@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,7 +82,7 @@ func TestLintExitCodes(t *testing.T) {
 		{"no stacks", []string{at("empty")}, 2, nil, "no compose file"},
 		{"no DIR", nil, 2, nil, "berth lint DIR"},
 		{"bad format", []string{"--format", "xml", at("ok")}, 2, nil, `--format: "xml"`},
-		{"rules", []string{"--rules"}, 0, []string{"floating-tag", "secret-literal", "no-memory-limit    warning"}, ""},
+		{"rules", []string{"--rules"}, 0, []string{"floating-tag", "secret-literal", "no-memory-limit       warning", "engine-socket         error", "engine-socket (formerly docker-socket): whoever"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,7 +120,7 @@ func TestLintFormats(t *testing.T) {
 		t.Errorf("exit %d, github:\n%s\nwant:\n%s", code, out, want)
 	}
 	clean := writeTree(t, map[string]string{"stacks/web/compose.yaml": "services:\n  web:\n" + lintClean})
-	if code, out, _ = runLint(t, "--format", "json", "--policy", writePolicy(t, "rules:\n  image-not-digest: off\n"), clean); code != 0 || strings.TrimSpace(out) != "[]" {
+	if code, out, _ = runLint(t, "--format", "json", "--policy", writePolicy(t, "exceptions:\n  - rule: image-not-digest\n    reason: tags are enough here\n"), clean); code != 0 || strings.TrimSpace(out) != "[]" {
 		t.Errorf("exit %d, want an empty array: %s", code, out)
 	}
 }
@@ -134,27 +135,133 @@ func writePolicy(t *testing.T, body string) string {
 }
 
 func TestLintPolicy(t *testing.T) {
-	priv := "services:\n  cadvisor:\n" + lintClean + "    privileged: true\n"
+	noLimit := "services:\n  cadvisor:\n" + strings.Replace(lintClean, "    mem_limit: 64m\n", "", 1)
 	repo := writeTree(t, map[string]string{
 		".git/HEAD":                      "ref: refs/heads/main\n",
-		".berth/policy.yaml":             "exceptions:\n  - rule: privileged\n    stack: monitoring\n    service: cadvisor\n    reason: \"cadvisor reads cgroups\"\n",
-		"stacks/monitoring/compose.yaml": priv,
+		".berth/policy.yaml":             "exceptions:\n  - rule: no-memory-limit\n    stack: monitoring\n    service: cadvisor\n    reason: \"cadvisor is capped by its cgroup\"\n",
+		"stacks/monitoring/compose.yaml": noLimit,
 	})
 	stack := filepath.Join(repo, "stacks", "monitoring")
 	for _, dir := range []string{repo, stack} { // the policy is found from the stack folder too
 		code, out, errOut := runLint(t, dir)
-		if code != 0 || strings.Contains(out, "privileged") || !strings.Contains(out, "1 excepted") {
+		if code != 0 || strings.Contains(out, "no-memory-limit") || !strings.Contains(out, "1 excepted") {
 			t.Errorf("%s: exit %d, want 0 with the finding excepted:\n%s%s", dir, code, out, errOut)
 		}
 	}
 	code, out, _ := runLint(t, "--show-exceptions", stack)
-	if code != 0 || !strings.Contains(out, `stacks/monitoring/compose.yaml:10: error [privileged] service "cadvisor": runs privileged, as root on the host (excepted: cadvisor reads cgroups)`) {
+	if code != 0 || !strings.Contains(out, `stacks/monitoring/compose.yaml:2: warning [no-memory-limit] service "cadvisor": no memory limit; set deploy.resources.limits.memory or mem_limit (excepted: cadvisor is capped by its cgroup)`) {
 		t.Errorf("exit %d, --show-exceptions:\n%s", code, out)
 	}
-	bad := writePolicy(t, "exceptions:\n  - rule: privileged\n    service: cadvisor\n")
+	bad := writePolicy(t, "exceptions:\n  - rule: no-memory-limit\n    service: cadvisor\n")
 	code, _, errOut := runLint(t, "--policy", bad, repo)
 	if code != 2 || !strings.Contains(errOut, bad+":2: exceptions[0]: reason is required") {
 		t.Errorf("exit %d, want 2 naming the file and line:\n%s", code, errOut)
+	}
+}
+
+// TestLintRepoPolicyCannotLiftErrors: the repository's policy, which a pull
+// request can change, may not turn off or except an error, nor except a
+// host policy refusal; the refusal names the file and line.
+func TestLintRepoPolicyCannotLiftErrors(t *testing.T) {
+	priv := "services:\n  cadvisor:\n" + lintClean + "    privileged: true\n"
+	for _, tc := range []struct{ name, policy, want string }{
+		{"except privileged", "exceptions:\n  - rule: privileged\n    service: cadvisor\n    reason: reads cgroups\n", ".berth/policy.yaml:2: exceptions[0]: privileged is an error rule"},
+		{"except by a former id", "exceptions:\n  - rule: docker-socket\n    reason: x\n", ".berth/policy.yaml:2: exceptions[0]: engine-socket is an error rule"},
+		{"turn off a host rule", "rules:\n  host-pid: off\n", ".berth/policy.yaml:2: rules.host-pid: off is below the rule's default (error)"},
+		{"lower a checklist error", "rules:\n  floating-tag: warning\n", ".berth/policy.yaml:2: rules.floating-tag: warning is below the rule's default (error)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := writeTree(t, map[string]string{
+				".git/HEAD":                      "ref: refs/heads/main\n",
+				".berth/policy.yaml":             tc.policy,
+				"stacks/monitoring/compose.yaml": priv,
+			})
+			t.Chdir(repo)
+			code, out, errOut := runLint(t, ".")
+			if code != 2 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, want 2 with %q:\n%s%s", code, tc.want, out, errOut)
+			}
+		})
+	}
+}
+
+// TestLintHostPolicy: lint refuses what the host policy refuses (baseline
+// by default), and --host-policy judges with a production host's berth.yaml:
+// its profile per stack, its granted paths and its exceptions.
+func TestLintHostPolicy(t *testing.T) {
+	svc := func(name, extra string) string { return "  " + name + ":\n" + lintClean + extra }
+	repo := writeTree(t, map[string]string{
+		"stacks/monitoring/compose.yaml": "services:\n" +
+			svc("node-exporter", "    pid: host\n    volumes: [\"/proc/1/root:/host:ro\"]\n") +
+			svc("cadvisor", "    privileged: true\n    devices: [\"/dev/kmsg:/dev/kmsg\"]\n"),
+		"stacks/shop/compose.yaml": "services:\n" +
+			svc("web", "    network_mode: host\n    cap_add: [ALL]\n    security_opt: [\"apparmor:unconfined\", \"seccomp:unconfined\"]\n") +
+			svc("worker", "    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n      - type: bind\n        source: /run/containerd/containerd.sock\n        target: /c.sock\n      - /root:/r:ro\n      - /var/lib/docker:/d:ro\n      - /srv/media:/media:ro\n"),
+	})
+	code, out, _ := runLint(t, "--format", "json", repo)
+	var fs []lint.Finding
+	if err := json.Unmarshal([]byte(out), &fs); err != nil || code != 1 {
+		t.Fatalf("exit %d, json %v:\n%s", code, err, out)
+	}
+	var got []string
+	for _, f := range fs {
+		if f.Severity == lint.SeverityError {
+			got = append(got, f.Stack+" "+f.Service+" "+f.Field+" "+f.Rule)
+		}
+	}
+	want := []string{
+		"monitoring cadvisor devices[0] devices",
+		"monitoring cadvisor privileged privileged",
+		"monitoring node-exporter pid host-pid",
+		"monitoring node-exporter volumes[0].source host-system-mount",
+		"shop web cap_add[0] capabilities",
+		"shop web network_mode host-network",
+		"shop web security_opt[0] unconfined-profile",
+		"shop web security_opt[1] unconfined-profile",
+		"shop worker volumes[0].source engine-socket",
+		"shop worker volumes[1].source engine-socket",
+		"shop worker volumes[2].source host-system-mount",
+		"shop worker volumes[3].source host-system-mount",
+		"shop worker volumes[4].source host-path",
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	host := filepath.Join(t.TempDir(), "berth.yaml")
+	if err := os.WriteFile(host, []byte(`repo: https://git.example.com/infra.git
+policy:
+  host_paths:
+    - {path: /srv/media, stacks: ["sho*"], read_only: true}
+  stacks:
+    monitoring: {profile: privileged}
+  exceptions:
+    - {rule: host-network, stack: shop, service: web, reason: "serves on the host's ports"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runLint(t, "--host-policy", host, "--show-exceptions", repo)
+	for _, s := range []string{
+		"stack monitoring (stacks/monitoring): 0 errors",
+		`stacks/shop/compose.yaml:10: error [host-network] service "web": network_mode: shares the host's namespace (host policy baseline) (excepted: host policy: serves on the host's ports)`,
+		`stacks/shop/compose.yaml:11: error [capabilities] service "web": cap_add[0]: adds capability ALL`,
+		`error [engine-socket] service "worker": volumes[0].source: bind-mounts /var/run/docker.sock`,
+		"2 stacks: 7 errors,",
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("--host-policy output lacks %q:\n%s", s, out)
+		}
+	}
+	if code != 1 || strings.Contains(out, "volumes[4]") {
+		t.Errorf("exit %d, want 1 with /srv/media granted:\n%s", code, out)
+	}
+
+	if err := os.WriteFile(host, []byte("policy:\n  profile: lax\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runLint(t, "--host-policy", host, repo); code != 2 || !strings.Contains(errOut, `policy.profile: "lax" is not one of`) {
+		t.Errorf("exit %d, want 2 naming the bad key:\n%s", code, errOut)
 	}
 }
 

@@ -108,6 +108,9 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		URL:        gitsource.Redact(cfg.Repo),
 		Notify:     notifier.Notify,
 		StatusURL:  cfg.StatusURL,
+		Policy:     cfg.Policy,
+		// berth's own folders: no stack may mount them.
+		PolicyRefused: []string{cfg.DataDir, cfg.SecretsDir, berthCacheDir()},
 	})
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -243,4 +246,14 @@ func handler(cfg config.Config, sec config.Secrets, g *globals, ctl *controller.
 	mux.Handle("/", ctl.Handler())
 	mux.Handle("/hooks/", webhook.New(wc, func(string) { ctl.Trigger() }))
 	return mux
+}
+
+// berthCacheDir is berth's cache folder for this user, or "" when there is
+// no home to hold one.
+func berthCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "berth")
 }

@@ -50,12 +50,6 @@ func (c *checker) service(name string, s types.ServiceConfig) {
 	if !hasMemoryLimit(s) {
 		c.add(RuleNoMemoryLimit, name, "deploy.resources.limits.memory", "no memory limit; set deploy.resources.limits.memory or mem_limit")
 	}
-	if s.Privileged {
-		c.add(RulePrivileged, name, "privileged", "runs privileged, as root on the host")
-	}
-	for _, v := range s.Volumes {
-		c.mount(name, v)
-	}
 	if s.Build != nil {
 		c.add(RuleBuild, name, "build", "has a build section; berth never builds, it runs image %s: build in CI and remove build:", s.Image)
 	}
@@ -124,39 +118,6 @@ func hasMemoryLimit(s types.ServiceConfig) bool {
 		return true
 	}
 	return s.Deploy != nil && s.Deploy.Resources.Limits != nil && s.Deploy.Resources.Limits.MemoryBytes > 0
-}
-
-// mount checks a bind mount's host path.
-func (c *checker) mount(name string, v types.ServiceVolumeConfig) {
-	if v.Type != types.VolumeTypeBind {
-		return
-	}
-	src := path.Clean(v.Source)
-	var rule, msg string
-	switch {
-	case path.Base(src) == "docker.sock" || isSocketFolder(src):
-		rule, msg = RuleDockerSocket, fmt.Sprintf("bind-mounts the engine's socket (%s), which controls every container and the host", src)
-	case src == "/":
-		rule, msg = RuleHostSystemMount, "bind-mounts the host's root /"
-	case src == "/etc" || strings.HasPrefix(src, "/etc/"):
-		if v.ReadOnly && (src == "/etc/localtime" || src == "/etc/timezone") {
-			return
-		}
-		rule, msg = RuleHostSystemMount, fmt.Sprintf("bind-mounts the host's %s", src)
-	default:
-		return
-	}
-	file, line := c.src.locateItem(name, "volumes", func(n *yaml.Node) bool { return volumeTarget(n) == v.Target })
-	c.addAt(rule, name, "volumes", file, line, "%s", msg)
-}
-
-// isSocketFolder reports whether a host folder holds the engine's socket.
-func isSocketFolder(p string) bool {
-	switch p {
-	case "/run", "/var/run", "/var":
-		return true
-	}
-	return false
 }
 
 // volumeTarget is the container path of a volumes item as written.

@@ -47,8 +47,6 @@ services:
 		{"production", RuleNoMemoryLimit, "db", at{"stacks/shop/compose.yaml", 11}},
 		// Part of the path is written in the overlay: its deepest key.
 		{"production", RuleNoMemoryLimit, "web", at{"stacks/shop/compose.production.yaml", 6}},
-		// A volume: the item's line.
-		{"", RuleDockerSocket, "web", at{"stacks/shop/compose.yaml", 10}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env+" "+tc.rule+" "+tc.service, func(t *testing.T) {
@@ -63,6 +61,22 @@ services:
 			}
 			t.Fatalf("no %s finding for %s:\n%s", tc.rule, tc.service, dump(fs))
 		})
+	}
+}
+
+// TestLintLocateVolume: findings made outside the package (the host
+// policy's) point at the volumes item by its target.
+func TestLintLocateVolume(t *testing.T) {
+	dir := writeStack(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: nginx:1\n    volumes:\n      - ./data:/data\n      - type: bind\n        source: /srv\n        target: /srv/\n"})
+	src, err := ReadSources(dir, "", "stacks/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if file, line := src.LocateVolume("web", "/srv"); file != "stacks/shop/compose.yaml" || line != 6 {
+		t.Errorf("LocateVolume: %s:%d, want stacks/shop/compose.yaml:6", file, line)
+	}
+	if file, line := src.Locate("web", "volumes[1].source"); file != "stacks/shop/compose.yaml" || line != 4 {
+		t.Errorf("Locate: %s:%d, want the volumes key at stacks/shop/compose.yaml:4", file, line)
 	}
 }
 

@@ -63,6 +63,9 @@ func dependedOn(p *types.Project) map[string]bool {
 	return out
 }
 
+// Sort orders findings by stack, file, line, rule, service and field.
+func Sort(fs []Finding) []Finding { return sortFindings(fs) }
+
 func sortFindings(fs []Finding) []Finding {
 	slices.SortStableFunc(fs, func(a, b Finding) int {
 		return cmp.Or(

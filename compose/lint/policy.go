@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
@@ -18,14 +19,17 @@ const PolicyFile = ".berth/policy.yaml"
 // Policy is a repository's say on the rules:
 //
 //	rules:
-//	  image-not-digest: off          # off | info | warning | error
-//	  no-memory-limit: error
+//	  no-memory-limit: error         # info | warning | error, never below the default
 //	exceptions:
-//	  - rule: privileged
-//	    stack: monitoring            # optional; a path.Match pattern
-//	    service: cadvisor            # optional; a path.Match pattern
-//	    reason: "cadvisor reads cgroups"   # required
+//	  - rule: no-healthcheck         # a warning or info rule only
+//	    stack: jobs                  # optional; a path.Match pattern
+//	    service: nightly             # optional; a path.Match pattern
+//	    reason: "a one-shot job"     # required
 //
+// It lives in the same repository as the changes it judges, so it may only
+// make the rules stricter: a severity below a rule's default and an
+// exception of an error rule are refused. Error findings are accepted by
+// the host (berth.yaml's policy.exceptions), never by the repository.
 // The zero Policy is the defaults.
 type Policy struct {
 	// File is where the policy was read from; empty for the defaults.
@@ -79,6 +83,21 @@ func FindPolicy(dir string) (string, error) {
 // ReadPolicy reads a policy file; with missingOK a missing file is the
 // defaults.
 func ReadPolicy(file string, missingOK bool) (Policy, error) {
+	return ReadPolicyRules(file, missingOK, nil)
+}
+
+// ParsePolicy reads a policy strictly: an unknown key, rule or severity, a
+// bad pattern, an exception without a reason, a severity below a rule's
+// default and an exception of an error rule are errors naming the file and
+// the line.
+func ParsePolicy(data []byte, name string) (Policy, error) {
+	return ParsePolicyRules(data, name, nil)
+}
+
+// ReadPolicyRules is ReadPolicy knowing more rules than the checklist's:
+// extra are rules checked elsewhere (the host policy's) that a policy may
+// name.
+func ReadPolicyRules(file string, missingOK bool, extra []Rule) (Policy, error) {
 	data, err := os.ReadFile(file)
 	if missingOK && errors.Is(err, fs.ErrNotExist) {
 		return Policy{}, nil
@@ -86,13 +105,11 @@ func ReadPolicy(file string, missingOK bool) (Policy, error) {
 	if err != nil {
 		return Policy{}, fmt.Errorf("policy: %w", err)
 	}
-	return ParsePolicy(data, file)
+	return ParsePolicyRules(data, file, extra)
 }
 
-// ParsePolicy reads a policy strictly: an unknown key, rule or severity, a
-// bad pattern or an exception without a reason is an error naming the file
-// and the line.
-func ParsePolicy(data []byte, name string) (Policy, error) {
+// ParsePolicyRules is ParsePolicy knowing the extra rules too.
+func ParsePolicyRules(data []byte, name string, extra []Rule) (Policy, error) {
 	pol := Policy{File: name}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -101,7 +118,7 @@ func ParsePolicy(data []byte, name string) (Policy, error) {
 	if len(doc.Content) == 0 { // an empty file
 		return pol, nil
 	}
-	p := &policyParser{name: name}
+	p := &policyParser{name: name, rules: append(Rules(), extra...)}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
 		p.fail(root, "the policy must be a mapping with rules and exceptions")
@@ -118,6 +135,7 @@ func ParsePolicy(data []byte, name string) (Policy, error) {
 			p.fail(k, "unknown key %q (want rules or exceptions)", k.Value)
 		}
 	}
+	p.onlyStricter(pol)
 	if err := p.err(); err != nil {
 		return Policy{}, err
 	}
@@ -125,8 +143,42 @@ func ParsePolicy(data []byte, name string) (Policy, error) {
 }
 
 type policyParser struct {
-	name string
-	errs []error
+	name  string
+	rules []Rule
+	errs  []error
+	// lines locate severities for onlyStricter.
+	lines map[string]*yaml.Node
+}
+
+// rule finds a rule by its id or a former id.
+func (p *policyParser) rule(id string) (Rule, bool) {
+	for _, r := range p.rules {
+		if r.ID == id || slices.Contains(r.Aliases, id) {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// onlyStricter refuses what would let a commit lift the gate it is
+// judged by: a severity below the default, an exception of an error.
+func (p *policyParser) onlyStricter(pol Policy) {
+	for id, s := range pol.Severities {
+		r, _ := p.rule(id)
+		if s == SeverityOff || s.rank() > r.Severity.rank() {
+			p.fail(p.lines[id], "rules.%s: %s is below the rule's default (%s); the repository's policy may only make rules stricter", id, s, r.Severity)
+		}
+	}
+	for i, e := range pol.Exceptions {
+		r, ok := p.rule(e.Rule)
+		s := r.Severity
+		if o, set := pol.Severities[r.ID]; set && o.rank() < s.rank() {
+			s = o
+		}
+		if ok && s == SeverityError {
+			p.errs = append(p.errs, fmt.Errorf("%s:%d: exceptions[%d]: %s is an error rule: the repository's policy may not except it; the host accepts it in berth.yaml (policy.exceptions)", p.name, e.Line, i, r.ID))
+		}
+	}
 }
 
 func (p *policyParser) fail(n *yaml.Node, format string, args ...any) {
@@ -141,9 +193,11 @@ func (p *policyParser) severities(v *yaml.Node) map[string]Severity {
 		return nil
 	}
 	out := map[string]Severity{}
+	p.lines = map[string]*yaml.Node{}
 	for _, kv := range pairs(v) {
 		k, val := kv[0], resolve(kv[1])
-		if _, ok := ruleByID(k.Value); !ok {
+		r, ok := p.rule(k.Value)
+		if !ok {
 			p.fail(k, "rules: unknown rule %q (berth lint --rules lists them)", k.Value)
 			continue
 		}
@@ -152,7 +206,7 @@ func (p *policyParser) severities(v *yaml.Node) map[string]Severity {
 			p.fail(val, "rules.%s: %q is not one of off, info, warning, error", k.Value, val.Value)
 			continue
 		}
-		out[k.Value] = s
+		out[r.ID], p.lines[r.ID] = s, val
 	}
 	return out
 }
@@ -184,13 +238,16 @@ func (p *policyParser) exceptions(v *yaml.Node) []Exception {
 			}
 		}
 		p.checkException(item, at, e)
+		if r, ok := p.rule(e.Rule); ok {
+			e.Rule = r.ID
+		}
 		out = append(out, e)
 	}
 	return out
 }
 
 func (p *policyParser) checkException(n *yaml.Node, at string, e Exception) {
-	if _, ok := ruleByID(e.Rule); !ok {
+	if _, ok := p.rule(e.Rule); !ok {
 		p.fail(n, "%s: rule %q is not a rule id (berth lint --rules lists them)", at, e.Rule)
 	}
 	if e.Reason == "" {

@@ -7,25 +7,26 @@ import (
 	"testing"
 )
 
-// twoServices: web is privileged and not pinned by digest; cadvisor is
-// privileged.
+// twoServices: web has no memory limit and is not pinned by digest;
+// cadvisor has no memory limit.
 func twoServices(t *testing.T) string {
+	noLimit := strings.Replace(clean, "    mem_limit: 64m\n", "", 1)
 	return writeStack(t, map[string]string{"compose.yaml": "services:\n  web:\n" +
-		strings.Replace(clean, "@"+digest, "", 1) + "    privileged: true\n  cadvisor:\n" + clean + "    privileged: true\n"})
+		strings.Replace(noLimit, "@"+digest, "", 1) + "  cadvisor:\n" + noLimit})
 }
 
 func TestLintPolicySeverities(t *testing.T) {
-	pol, err := ParsePolicy([]byte("rules:\n  image-not-digest: off\n  privileged: warning\n"), "policy.yaml")
+	pol, err := ParsePolicy([]byte("rules:\n  image-not-digest: warning\n  no-memory-limit: warning\n"), "policy.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fs := lintDir(t, twoServices(t), "", pol)
-	if got := withRule(fs, RuleImageNotDigest); len(got) != 0 {
-		t.Errorf("image-not-digest is off, got:\n%s", dump(got))
+	if got := withRule(fs, RuleImageNotDigest); len(got) != 1 || got[0].Severity != SeverityWarning {
+		t.Errorf("image-not-digest is raised to a warning, got:\n%s", dump(got))
 	}
-	got := withRule(fs, RulePrivileged)
+	got := withRule(fs, RuleNoMemoryLimit)
 	if len(got) != 2 || got[0].Severity != SeverityWarning || got[1].Severity != SeverityWarning {
-		t.Errorf("privileged should be 2 warnings, got:\n%s", dump(got))
+		t.Errorf("no-memory-limit should be 2 warnings, got:\n%s", dump(got))
 	}
 	if HasErrors(fs) {
 		t.Errorf("no errors expected:\n%s", dump(fs))
@@ -43,7 +44,7 @@ func TestLintPolicySeverities(t *testing.T) {
 
 func TestLintPolicyExceptions(t *testing.T) {
 	pol, err := ParsePolicy([]byte(`exceptions:
-  - rule: privileged
+  - rule: no-memory-limit
     stack: "sh*"
     service: cadvisor
     reason: "cadvisor reads cgroups"
@@ -51,10 +52,11 @@ func TestLintPolicyExceptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pol.Severities = map[string]Severity{RuleNoMemoryLimit: SeverityError}
 	fs := lintDir(t, twoServices(t), "", pol)
-	got := withRule(fs, RulePrivileged)
+	got := withRule(fs, RuleNoMemoryLimit)
 	if len(got) != 2 {
-		t.Fatalf("want 2 privileged findings, got:\n%s", dump(fs))
+		t.Fatalf("want 2 no-memory-limit findings, got:\n%s", dump(fs))
 	}
 	for _, f := range got {
 		want := map[string]string{"cadvisor": "cadvisor reads cgroups", "web": ""}[f.Service]
@@ -83,14 +85,22 @@ func TestLintPolicyExceptions(t *testing.T) {
 
 func TestLintPolicyErrors(t *testing.T) {
 	cases := []struct{ name, body, want string }{
-		{"missing reason", "exceptions:\n  - rule: privileged\n    service: cadvisor\n", "policy.yaml:2: exceptions[0]: reason is required"},
+		{"missing reason", "exceptions:\n  - rule: no-healthcheck\n    service: cadvisor\n", "policy.yaml:2: exceptions[0]: reason is required"},
 		{"unknown rule", "rules:\n  no-such-rule: off\n", `policy.yaml:2: rules: unknown rule "no-such-rule"`},
-		{"bad severity", "rules:\n  privileged: fatal\n", `policy.yaml:2: rules.privileged: "fatal" is not one of off, info, warning, error`},
+		{"bad severity", "rules:\n  build-in-stack: fatal\n", `policy.yaml:2: rules.build-in-stack: "fatal" is not one of off, info, warning, error`},
 		{"unknown key", "rules: {}\nexception: []\n", `policy.yaml:2: unknown key "exception"`},
-		{"unknown exception key", "exceptions:\n  - rule: privileged\n    reason: x\n    host: a\n", `policy.yaml:4: exceptions[0]: unknown key "host"`},
+		{"unknown exception key", "exceptions:\n  - rule: no-healthcheck\n    reason: x\n    host: a\n", `policy.yaml:4: exceptions[0]: unknown key "host"`},
 		{"exception rule", "exceptions:\n  - rule: load\n    reason: x\n", `policy.yaml:2: exceptions[0]: rule "load" is not a rule id`},
-		{"bad pattern", "exceptions:\n  - rule: privileged\n    stack: \"[\"\n    reason: x\n", `exceptions[0].stack: bad pattern "["`},
+		{"bad pattern", "exceptions:\n  - rule: no-healthcheck\n    stack: \"[\"\n    reason: x\n", `exceptions[0].stack: bad pattern "["`},
 		{"bad yaml", "rules: [\n", "policy.yaml: yaml:"},
+		// The repository may only make rules stricter.
+		{"error rule off", "rules:\n  secret-literal: off\n", "policy.yaml:2: rules.secret-literal: off is below the rule's default (error); the repository's policy may only make rules stricter"},
+		{"error lowered", "rules:\n  floating-tag: warning\n", "policy.yaml:2: rules.floating-tag: warning is below the rule's default (error)"},
+		{"warning off", "rules:\n  no-memory-limit: off\n", "policy.yaml:2: rules.no-memory-limit: off is below the rule's default (warning)"},
+		{"info off", "rules:\n  image-not-digest: off\n", "policy.yaml:2: rules.image-not-digest: off is below the rule's default (info)"},
+		{"error excepted", "exceptions:\n  - rule: secret-literal\n    service: worker\n    reason: a test value\n", "policy.yaml:2: exceptions[0]: secret-literal is an error rule: the repository's policy may not except it; the host accepts it in berth.yaml (policy.exceptions)"},
+		{"raised then excepted", "rules:\n  no-memory-limit: error\nexceptions:\n  - rule: no-memory-limit\n    reason: x\n", "policy.yaml:4: exceptions[0]: no-memory-limit is an error rule"},
+		{"host rule without the host rules", "exceptions:\n  - rule: privileged\n    reason: x\n", `policy.yaml:2: exceptions[0]: rule "privileged" is not a rule id`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,10 +146,24 @@ func TestLintLoadAndFindPolicy(t *testing.T) {
 	if f, err := FindPolicy(stack); err != nil || f != "" {
 		t.Fatalf("FindPolicy crossed .git: %q, %v", f, err)
 	}
-	if err := os.WriteFile(file, []byte("exceptions:\n  - rule: privileged\n"), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte("exceptions:\n  - rule: no-healthcheck\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := LoadPolicy(repo); err == nil || !strings.Contains(err.Error(), file+":2:") {
 		t.Fatalf("LoadPolicy error should name the file and line: %v", err)
+	}
+}
+
+// TestLintPolicyExtraRules: rules checked elsewhere (the host policy's) can
+// be named, by their former ids too, and are held to the same limits.
+func TestLintPolicyExtraRules(t *testing.T) {
+	extra := []Rule{{ID: "engine-socket", Severity: SeverityError, Summary: "s", Why: "w", Aliases: []string{"docker-socket"}}}
+	pol, err := ParsePolicyRules([]byte("rules:\n  docker-socket: error\n"), "policy.yaml", extra)
+	if err != nil || pol.Severities["engine-socket"] != SeverityError {
+		t.Fatalf("a former id names its rule: %+v, %v", pol, err)
+	}
+	_, err = ParsePolicyRules([]byte("exceptions:\n  - rule: docker-socket\n    stack: monitoring\n    reason: x\n"), "policy.yaml", extra)
+	if err == nil || !strings.Contains(err.Error(), "policy.yaml:2: exceptions[0]: engine-socket is an error rule") {
+		t.Fatalf("an exception of a host rule should be refused: %v", err)
 	}
 }

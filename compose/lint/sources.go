@@ -277,6 +277,22 @@ func (s Sources) locate(name, field string) (string, int) {
 	return file, line
 }
 
+// Locate finds where a service's field is written, for findings made
+// outside this package. A field with an index (volumes[1].source,
+// cap_add[0]) is located at its sequence's key.
+func (s Sources) Locate(service, field string) (string, int) {
+	if i := strings.IndexByte(field, '['); i >= 0 {
+		field = field[:i]
+	}
+	return s.locate(service, field)
+}
+
+// LocateVolume finds the volumes item of a service that mounts at target.
+func (s Sources) LocateVolume(service, target string) (string, int) {
+	target = path.Clean(target)
+	return s.locateItem(service, "volumes", func(n *yaml.Node) bool { return volumeTarget(n) == target })
+}
+
 // locateItem finds the item of a service's sequence field (volumes) for
 // which match is true, overlay first; else it locates the field.
 func (s Sources) locateItem(name, field string, match func(*yaml.Node) bool) (string, int) {

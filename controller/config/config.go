@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/berth-gitops/berth/controller/policy"
 )
 
 // Drift modes.
@@ -71,6 +73,10 @@ type Config struct {
 	// StatusURL links to a status page from commit statuses and
 	// notifications.
 	StatusURL string `yaml:"status_url"`
+	// Policy is what a commit may ask of this host: the profile, the host
+	// paths granted to stacks and the accepted exceptions. It is never
+	// read from the repository.
+	Policy policy.Settings `yaml:"policy"`
 }
 
 // Git is how to reach and trust the repository. Every secret is a file path.

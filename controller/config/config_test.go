@@ -1,12 +1,15 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-gitops/berth/controller/policy"
 )
 
 func TestDefault(t *testing.T) {
@@ -82,6 +85,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad bool", "shallow: maybe\n", "line 1: cannot unmarshal !!str `maybe` into bool"},
 		{"bad duration", "settle: soon\n", `line 1: "soon" is not a duration`},
 		{"syntax", "repo: [\n", "yaml: line 1"},
+		{"unknown policy key", "policy:\n  profil: baseline\n", `line 2: unknown key "policy.profil"`},
+		{"unknown exception key", "policy:\n  exceptions:\n    - {rule: host-pid, why: x}\n", `line 3: unknown key "policy.exceptions[].why"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
@@ -196,4 +201,53 @@ func writeFile(t *testing.T, path, data string) {
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPolicySection: berth.yaml's policy section, the profile from a
+// variable and a flag, and its problems named by key path and value.
+func TestPolicySection(t *testing.T) {
+	c, err := Parse([]byte(`repo: https://git.example.com/infra.git
+policy:
+  profile: restricted
+  require_read_only: true
+  host_paths:
+    - {path: /srv/media, stacks: ["media*"], read_only: true}
+  stacks:
+    monitoring: {profile: privileged}
+  exceptions:
+    - {rule: host-pid, stack: monitoring, service: node-exporter, reason: "reads host processes"}
+    - {rule: secret-literal, stack: shop, service: worker, reason: "a test value"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Policy
+	if p.Profile != "restricted" || !p.RequireReadOnly || len(p.HostPaths) != 1 || !p.HostPaths[0].ReadOnly ||
+		p.Stacks["monitoring"].Profile != "privileged" || len(p.Exceptions) != 2 || p.Exceptions[0].Service != "node-exporter" {
+		t.Fatalf("policy = %+v", p)
+	}
+	if errs := c.PolicyProblems(); len(errs) != 0 {
+		t.Fatalf("valid policy: %v", errs)
+	}
+	if p.ProfileFor("monitoring") != "privileged" || p.ProfileFor("shop") != "restricted" {
+		t.Errorf("profiles: %s %s", p.ProfileFor("monitoring"), p.ProfileFor("shop"))
+	}
+	if err := c.ApplyEnv(func(k string) string { return map[string]string{"BERTH_POLICY_PROFILE": "baseline"}[k] }); err != nil || c.Policy.Profile != "baseline" {
+		t.Fatalf("BERTH_POLICY_PROFILE: %v, %q", err, c.Policy.Profile)
+	}
+	c.Policy.Profile = "lax"
+	c.Policy.Exceptions = append(c.Policy.Exceptions, policyException("no-such-rule"))
+	got := fmt.Sprint(c.PolicyProblems())
+	for _, want := range []string{`policy.profile: "lax" is not one of baseline, restricted, privileged`, `policy.exceptions[2].rule: "no-such-rule" is not a rule id`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems %s lack %q", got, want)
+		}
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `policy.profile: "lax"`) {
+		t.Errorf("Validate should report the policy's problems: %v", err)
+	}
+}
+
+func policyException(rule string) policy.Exception {
+	return policy.Exception{Rule: rule, Reason: "x"}
 }

@@ -98,7 +98,8 @@ func yamlError(err error) error {
 	for _, msg := range te.Errors {
 		if m := unknownField.FindStringSubmatch(msg); m != nil {
 			prefix := map[string]string{"Git": "git.", "Webhooks": "webhooks.", "Notify": "notify.",
-				"CommitStatus": "commit_status."}[m[3]]
+				"CommitStatus": "commit_status.", "Settings": "policy.", "HostPath": "policy.host_paths[].",
+				"StackSettings": "policy.stacks.*.", "Exception": "policy.exceptions[]."}[m[3]]
 			msg = fmt.Sprintf("line %s: unknown key %q", m[1], prefix+m[2])
 		}
 		errs = append(errs, errors.New(msg))

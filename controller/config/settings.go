@@ -58,6 +58,7 @@ var settings = []setting{
 	{key: "commit_status.owner", flag: "commit-status-owner", usage: "repository owner for commit statuses (default: from --repo)", str: func(c *Config) *string { return &c.CommitStatus.Owner }},
 	{key: "commit_status.repo", flag: "commit-status-repo", usage: "repository name for commit statuses (default: from --repo)", str: func(c *Config) *string { return &c.CommitStatus.Repo }},
 	{key: "status_url", flag: "status-url", usage: "status page linked from commit statuses and notifications", str: func(c *Config) *string { return &c.StatusURL }},
+	{key: "policy.profile", flag: "policy-profile", usage: "host policy profile for the stacks: baseline, restricted or privileged", str: func(c *Config) *string { return &c.Policy.Profile }},
 }
 
 func (s setting) env() string {

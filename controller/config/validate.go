@@ -9,8 +9,11 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/berth-gitops/berth/compose/lint"
 )
 
 // Validate reports every problem at once, one per line, each naming the
@@ -67,6 +70,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Git.problems()...)
 	errs = append(errs, c.integrationProblems()...)
+	errs = append(errs, c.PolicyProblems()...)
 	return errors.Join(errs...)
 }
 
@@ -224,4 +228,12 @@ func redact(repo string) string {
 	}
 	u.User = nil
 	return u.String()
+}
+
+// PolicyProblems checks the policy section; its exceptions may name the
+// host policy's rules and the lint checklist's.
+func (c *Config) PolicyProblems() []error {
+	return c.Policy.Problems("policy", func(id string) bool {
+		return slices.ContainsFunc(lint.Rules(), func(r lint.Rule) bool { return r.ID == id })
+	})
 }

@@ -1,0 +1,192 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// mounts checks every host path a service mounts: its binds, and the named
+// volumes whose local driver binds a host device.
+func (c *checker) mounts(name string, s types.ServiceConfig) {
+	for i, v := range s.Volumes {
+		field := fmt.Sprintf("volumes[%d].source", i)
+		switch v.Type {
+		case types.VolumeTypeBind:
+			c.hostPath(name, field, v, v.Source)
+		case types.VolumeTypeVolume:
+			if dev, ok := c.boundDevice(v.Source); ok {
+				c.hostPath(name, field, v, dev)
+			}
+		}
+	}
+}
+
+// boundDevice is the host folder a named volume of the local driver binds
+// (driver_opts o: bind, device: /path), which is a bind mount by another
+// name.
+func (c *checker) boundDevice(volume string) (string, bool) {
+	v, ok := c.p.Volumes[volume]
+	if !ok || bool(v.External) || (v.Driver != "" && v.Driver != "local") {
+		return "", false
+	}
+	dev := v.DriverOpts["device"]
+	if dev == "" || !strings.HasPrefix(dev, "/") {
+		return "", false // tmpfs, nfs (a remote "device" like :/export) and plain volumes
+	}
+	for _, o := range strings.Split(v.DriverOpts["o"], ",") {
+		if strings.TrimSpace(o) == "bind" || strings.TrimSpace(o) == "rbind" {
+			return dev, true
+		}
+	}
+	// The local driver mounts a block device at dev without "bind": a
+	// device, and a host path all the same.
+	return dev, true
+}
+
+// hostPath judges one host path a service mounts. The path is resolved
+// through symlinks first, so a granted folder that holds a link to /etc
+// does not hand out /etc.
+func (c *checker) hostPath(name, field string, v types.ServiceVolumeConfig, src string) {
+	readOnly := v.ReadOnly
+	file, line := c.t.Sources.LocateVolume(name, v.Target)
+	add := func(rule, format string, args ...any) { c.addAt(file, line, rule, name, field, format, args...) }
+	written := filepath.Clean(src)
+	if readOnly && (written == "/etc/localtime" || written == "/etc/timezone") {
+		return
+	}
+	real := resolve(written)
+	// The stack's own files first: its folder may well be inside berth's
+	// data dir.
+	for _, d := range c.t.Dirs {
+		if within(real, resolve(d)) {
+			return
+		}
+	}
+	for _, p := range []string{written, real} {
+		if rule, why := c.systemPath(p); rule != "" {
+			add(rule, "bind-mounts %s: %s", showPath(written, real), why)
+			return
+		}
+	}
+	for _, g := range c.grants {
+		if !within(real, resolve(g.Path)) {
+			continue
+		}
+		if g.ReadOnly && !readOnly {
+			add(RuleHostPath, "bind-mounts %s read-write; the host grants %s read-only", showPath(written, real), g.Path)
+		}
+		return
+	}
+	add(RuleHostPath, "bind-mounts %s, outside the stack folder and the host paths the host grants this stack", showPath(written, real))
+}
+
+func showPath(written, real string) string {
+	if written == real {
+		return written
+	}
+	return written + " (" + real + ")"
+}
+
+// systemPaths no stack may mount, granted or not, nor any folder that
+// holds one of them.
+var systemPaths = []string{"/etc", "/proc", "/sys", "/root", "/boot", "/dev", "/var/lib/docker", "/var/lib/containerd"}
+
+// socketDirs hold the engine's and containerd's sockets and state.
+var socketDirs = []string{"/run", "/var/run"}
+
+// systemPath says which always-refused rule p falls under.
+func (c *checker) systemPath(p string) (rule, why string) {
+	if p == "/" {
+		return RuleHostSystemMount, "the host's root"
+	}
+	if isEngineSocket(p) {
+		return RuleEngineSocket, "the engine's socket controls every container and the host"
+	}
+	for _, sys := range systemPaths {
+		if within(p, sys) || within(sys, p) {
+			return RuleHostSystemMount, "the host's " + sys + " is never granted"
+		}
+	}
+	for _, own := range c.t.Refused {
+		if own == "" {
+			continue
+		}
+		if within(p, own) || within(own, p) || within(p, resolve(own)) || within(resolve(own), p) {
+			return RuleHostSystemMount, "berth's own folder " + own + " is never granted"
+		}
+	}
+	return "", ""
+}
+
+// isEngineSocket is true for docker.sock and containerd.sock anywhere, any
+// socket file under /run or /var/run, the containerd and docker folders
+// there, and those folders themselves (they hold the sockets).
+func isEngineSocket(p string) bool {
+	base := filepath.Base(p)
+	if base == "docker.sock" || base == "containerd.sock" {
+		return true
+	}
+	for _, dir := range socketDirs {
+		switch {
+		case within(dir, p): // /run, /var/run or a folder above them
+			return true
+		case within(p, dir) && strings.HasSuffix(base, ".sock"):
+			return true
+		case within(p, dir+"/containerd") || within(p, dir+"/docker"):
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether p is dir or inside it; both are clean and
+// absolute.
+func within(p, dir string) bool {
+	if dir == "/" {
+		return strings.HasPrefix(p, "/")
+	}
+	return p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+// resolve follows the symlinks of p's longest existing part; what does not
+// exist yet (the engine creates a missing bind source) is kept as written.
+// A dangling link is followed to where it points, since the engine would
+// create its target.
+func resolve(p string) string { return resolveDepth(p, 0) }
+
+func resolveDepth(p string, depth int) string {
+	p = filepath.Clean(p)
+	var rest []string
+	for cur := p; ; cur = filepath.Dir(cur) {
+		real, err := filepath.EvalSymlinks(cur)
+		if err == nil {
+			return joinRest(real, rest)
+		}
+		if fi, lerr := os.Lstat(cur); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 && depth < 40 {
+			if target, rerr := os.Readlink(cur); rerr == nil {
+				if !filepath.IsAbs(target) {
+					target = filepath.Join(filepath.Dir(cur), target)
+				}
+				return resolveDepth(joinRest(target, rest), depth+1)
+			}
+		}
+		if (!errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission)) || cur == filepath.Dir(cur) {
+			return p
+		}
+		rest = append(rest, filepath.Base(cur))
+	}
+}
+
+// joinRest appends the parts collected from the end of a path, last first.
+func joinRest(p string, rest []string) string {
+	for i := len(rest) - 1; i >= 0; i-- {
+		p = filepath.Join(p, rest[i])
+	}
+	return p
+}

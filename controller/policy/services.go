@@ -1,0 +1,210 @@
+package policy
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berth-gitops/berth/compose/lint"
+)
+
+// checker collects one stack's refusals.
+type checker struct {
+	p       *types.Project
+	t       Target
+	set     Settings
+	profile string
+	grants  []HostPath
+	// stackContainers are the names the stack's own containers have, which
+	// a container: namespace may join.
+	stackContainers func(string) bool
+	out             []lint.Finding
+}
+
+// add records a refusal of a service's field.
+func (c *checker) add(rule, service, field, format string, args ...any) {
+	file, line := c.t.Sources.Locate(service, field)
+	c.addAt(file, line, rule, service, field, format, args...)
+}
+
+func (c *checker) addAt(file string, line int, rule, service, field, format string, args ...any) {
+	c.out = append(c.out, lint.Finding{
+		Rule: rule, Severity: lint.SeverityError, Stack: c.t.Stack, Service: service, Field: field,
+		File: file, Line: line,
+		Message: fmt.Sprintf("service %q: %s: %s (host policy %s)", service, field, fmt.Sprintf(format, args...), c.profile),
+	})
+}
+
+func (c *checker) restricted() bool { return c.profile == ProfileRestricted }
+
+// service runs every rule of the profile on one service.
+func (c *checker) service(name string, s types.ServiceConfig) {
+	if s.Privileged {
+		c.add(RulePrivileged, name, "privileged", "runs privileged, as root on the host")
+	}
+	c.namespaces(name, s)
+	c.capabilities(name, s.CapAdd)
+	for i, d := range s.Devices {
+		c.add(RuleDevices, name, fmt.Sprintf("devices[%d]", i), "maps the host's device %s", d.Source)
+	}
+	for i := range s.DeviceCgroupRules {
+		c.add(RuleDevices, name, fmt.Sprintf("device_cgroup_rules[%d]", i), "opens host devices through the device cgroup")
+	}
+	nnp := c.securityOpts(name, s.SecurityOpt)
+	c.sysctls(name, s.Sysctls)
+	c.mounts(name, s)
+	if !c.restricted() {
+		return
+	}
+	if !nnp {
+		c.add(RulePrivilegeEscalation, name, "security_opt", "no-new-privileges:true is not set")
+	}
+	if root, why := runsAsRoot(s.User); root {
+		c.add(RuleRunAsRoot, name, "user", "%s; set user: to a non-zero uid", why)
+	}
+	if c.set.RequireReadOnly && !s.ReadOnly {
+		c.add(RuleReadOnlyRootfs, name, "read_only", "the host requires read_only: true")
+	}
+}
+
+// namespaces refuses sharing the host's namespaces, or joining a
+// container that is not the stack's.
+func (c *checker) namespaces(name string, s types.ServiceConfig) {
+	for _, ns := range []struct{ rule, field, value string }{
+		{RuleHostPID, "pid", s.Pid},
+		{RuleHostIPC, "ipc", s.Ipc},
+		{RuleHostUTS, "uts", s.Uts},
+		{RuleHostUserNS, "userns_mode", s.UserNSMode},
+		{RuleHostNetwork, "network_mode", s.NetworkMode},
+		{RuleHostCgroup, "cgroup", s.Cgroup},
+	} {
+		switch ref, joins := strings.CutPrefix(ns.value, types.ContainerPrefix); {
+		case ns.value == "host":
+			c.add(ns.rule, name, ns.field, "shares the host's namespace")
+		case joins && !c.stackContainers(ref):
+			c.add(ns.rule, name, ns.field, "joins container %s, which is not this stack's", ref)
+		}
+	}
+}
+
+// Capabilities a profile lets a service add (Pod Security Standards).
+var (
+	baselineCaps   = []string{"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+	restrictedCaps = []string{"NET_BIND_SERVICE"}
+)
+
+func (c *checker) capabilities(name string, add []string) {
+	allowed := baselineCaps
+	if c.restricted() {
+		allowed = restrictedCaps
+	}
+	for i, cp := range add {
+		norm := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(cp)), "CAP_")
+		if !slices.Contains(allowed, norm) {
+			c.add(RuleCapabilities, name, fmt.Sprintf("cap_add[%d]", i), "adds capability %s, which the %s profile does not allow", norm, c.profile)
+		}
+	}
+}
+
+// SELinux types a container may run as (Pod Security Standards).
+var selinuxTypes = []string{"container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+
+// securityOpts refuses unconfined profiles and reports whether
+// no-new-privileges is on.
+func (c *checker) securityOpts(name string, opts []string) (nnp bool) {
+	for i, opt := range opts {
+		key, value, ok := strings.Cut(opt, "=")
+		if !ok {
+			key, value, _ = strings.Cut(opt, ":")
+		}
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		field := fmt.Sprintf("security_opt[%d]", i)
+		switch {
+		case key == "no-new-privileges":
+			nnp = value == "" || value == "true"
+		case (key == "seccomp" || key == "apparmor") && value == "unconfined":
+			c.add(RuleUnconfined, name, field, "runs without the %s profile", key)
+		case key == "systempaths" && value == "unconfined":
+			c.add(RuleUnconfined, name, field, "unmasks the kernel's /proc and /sys paths")
+		case key == "label" && value == "disable":
+			c.add(RuleUnconfined, name, field, "turns SELinux labelling off")
+		case key == "label" && !selinuxLabelOK(value):
+			c.add(RuleUnconfined, name, field, "sets a custom SELinux user, role or type")
+		}
+	}
+	return nnp
+}
+
+// selinuxLabelOK allows a level and the container types; a user or a
+// role (and any other type) is refused.
+func selinuxLabelOK(value string) bool {
+	kind, v, _ := strings.Cut(value, ":")
+	switch kind {
+	case "level", "filetype", "nested":
+		return true
+	case "type":
+		return slices.Contains(selinuxTypes, v)
+	}
+	return false
+}
+
+// safeSysctls are namespaced and isolated from the host and other
+// containers (Pod Security Standards).
+var safeSysctls = []string{
+	"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_local_reserved_ports",
+	"net.ipv4.ip_unprivileged_port_start", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range",
+	"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+	"net.ipv4.tcp_keepalive_probes",
+}
+
+func (c *checker) sysctls(name string, m types.Mapping) {
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		if !slices.Contains(safeSysctls, strings.ReplaceAll(k, "/", ".")) {
+			c.add(RuleSysctls, name, "sysctls."+k, "sets %s, which is not in the safe set", k)
+		}
+	}
+}
+
+// runsAsRoot judges user: as written; without one the image's user runs,
+// which berth cannot see and is root in most images.
+func runsAsRoot(user string) (bool, string) {
+	u, _, _ := strings.Cut(strings.TrimSpace(user), ":")
+	switch {
+	case u == "":
+		return true, "no user: is set, so the image's user runs (root in most images)"
+	case u == "root":
+		return true, "runs as root"
+	}
+	if n, err := strconv.ParseUint(u, 10, 32); err == nil && n == 0 {
+		return true, "runs as uid 0"
+	}
+	return false, ""
+}
+
+// containerNames recognises the stack's own containers by the names the
+// engine knows them by: container_name, or PROJECT-SERVICE-N.
+func containerNames(p *types.Project) func(string) bool {
+	names := map[string]bool{}
+	var svcs []string
+	for name, s := range p.Services {
+		if s.ContainerName != "" {
+			names[s.ContainerName] = true
+		}
+		svcs = append(svcs, regexp.QuoteMeta(name))
+	}
+	if len(svcs) == 0 {
+		return func(n string) bool { return names[n] }
+	}
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(p.Name) + `[-_](` + strings.Join(svcs, "|") + `)[-_][0-9]+$`)
+	return func(n string) bool { return names[n] || re.MatchString(n) }
+}
