@@ -88,8 +88,8 @@ func TestControllerPruneAndWarn(t *testing.T) {
 
 // TestControllerLintGate: a commit that breaks the production checklist (a
 // literal token) stalls with the findings in status, never the value, and
-// the live stack untouched; the repo's policy can except a finding with a
-// reason, and then it deploys.
+// the live stack untouched; the repo's policy cannot except the error, the
+// host's berth.yaml can, with a reason, and then it deploys.
 func TestControllerLintGate(t *testing.T) {
 	in := newInfra(t)
 	shop := in.project("shop")
@@ -114,8 +114,24 @@ func TestControllerLintGate(t *testing.T) {
 		t.Fatalf("a commit stalled by lint changed the live stack: %s → %s", before, got)
 	}
 
+	// The repository's policy may not except an error: that stalls too.
 	in.work.Write(".berth/policy.yaml", "exceptions:\n  - rule: secret-literal\n    service: worker\n    reason: a test value, not a secret\n")
-	allowed := in.commit("except the worker's test token")
+	repoExcepted := in.commit("except the worker's test token in the repo")
+	run.waitFor("the repo's exception refused", 30*time.Second, func() bool {
+		s := run.stackState(shop.project)
+		return s.State == controller.StateStalled && s.Attempted == repoExcepted &&
+			strings.Contains(s.Error, ".berth/policy.yaml:2: exceptions[0]: secret-literal is an error rule")
+	})
+	run.stop()
+
+	// The host accepts it, in its berth.yaml.
+	cfg := filepath.Join(t.TempDir(), "berth.yaml")
+	if err := os.WriteFile(cfg, []byte("policy:\n  exceptions:\n    - {rule: secret-literal, service: worker, reason: \"a test value, not a secret\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run = in.startBerth(run.dataDir, "--config", cfg)
+	in.work.Remove(".berth/policy.yaml")
+	allowed := in.commit("the host excepts the worker's test token")
 	run.waitApplied(shop.project, allowed, 30*time.Second)
 	h := run.history(shop.project)
 	if len(h) == 0 || len(h[0].Warnings) == 0 {
