@@ -91,6 +91,10 @@ func TestPolicyRules(t *testing.T) {
 		{"network of the stack's container", svc("    network_mode: container:shop-db-1\n"), RuleHostNetwork, "", nil, false},
 		{"network of a service", svc("    network_mode: service:db\n"), RuleHostNetwork, "", nil, false},
 		{"network none", svc("    network_mode: none\n"), RuleHostNetwork, "", nil, false},
+		{"the engine's host network", svc("    networks: [outside]\n") + "networks:\n  outside: {external: true, name: host}\n", RuleHostNetwork, "networks.outside", []string{b, r}, false},
+		{"an external network", svc("    networks: [proxy]\n") + "networks:\n  proxy: {external: true, name: traefik}\n", RuleHostNetwork, "", nil, false},
+		{"volumes of another container", svc("    volumes_from: [\"container:traefik\"]\n"), RuleHostPath, "volumes_from[0]", []string{b, r}, false},
+		{"volumes of a service", svc("    volumes_from: [db]\n"), RuleHostPath, "", nil, false},
 		{"cgroup host", svc("    cgroup: host\n"), RuleHostCgroup, "cgroup", []string{b, r}, false},
 
 		{"cap ALL", svc("    cap_add: [ALL]\n"), RuleCapabilities, "cap_add[0]", []string{b, r}, false},

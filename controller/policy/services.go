@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -87,6 +88,18 @@ func (c *checker) namespaces(name string, s types.ServiceConfig) {
 			c.add(ns.rule, name, ns.field, "shares the host's namespace")
 		case joins && !c.stackContainers(ref):
 			c.add(ns.rule, name, ns.field, "joins container %s, which is not this stack's", ref)
+		}
+	}
+	// The engine's network named host is the host's network namespace,
+	// whichever way a service joins it.
+	for _, key := range slices.Sorted(maps.Keys(s.Networks)) {
+		if n, ok := c.p.Networks[key]; ok && n.Name == "host" {
+			c.add(RuleHostNetwork, name, "networks."+key, "joins the engine's host network, the host's namespace")
+		}
+	}
+	for i, from := range s.VolumesFrom {
+		if ref, ok := strings.CutPrefix(from, types.ContainerPrefix); ok && !c.stackContainers(ref) {
+			c.add(RuleHostPath, name, fmt.Sprintf("volumes_from[%d]", i), "mounts the volumes of container %s, which is not this stack's", ref)
 		}
 	}
 }
