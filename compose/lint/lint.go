@@ -1,6 +1,8 @@
 // Package lint checks a stack against the production checklist: immutable
 // images, health checks, restart policies, log rotation, memory limits, no
-// secrets in the files, no host takeover. Lint is a pure function of the
+// secrets in the files. What a stack may ask of the host (privileged, host
+// namespaces, host paths) is the host policy's, which reports in the same
+// Finding shape and whose rules a Policy may name. Lint is a pure function of the
 // loaded project, the files as written (Sources) and the repository's
 // policy, so `berth lint` in a pull request and the controller before a
 // deploy reach the same verdict.

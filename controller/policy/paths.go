@@ -27,26 +27,17 @@ func (c *checker) mounts(name string, s types.ServiceConfig) {
 	}
 }
 
-// boundDevice is the host folder a named volume of the local driver binds
-// (driver_opts o: bind, device: /path), which is a bind mount by another
-// name.
+// boundDevice is the host path a named volume of the local driver mounts:
+// a folder with driver_opts o: bind (a bind mount by another name), or a
+// block device. Remote devices (nfs ":/export") and tmpfs are not host
+// paths.
 func (c *checker) boundDevice(volume string) (string, bool) {
 	v, ok := c.p.Volumes[volume]
 	if !ok || bool(v.External) || (v.Driver != "" && v.Driver != "local") {
 		return "", false
 	}
 	dev := v.DriverOpts["device"]
-	if dev == "" || !strings.HasPrefix(dev, "/") {
-		return "", false // tmpfs, nfs (a remote "device" like :/export) and plain volumes
-	}
-	for _, o := range strings.Split(v.DriverOpts["o"], ",") {
-		if strings.TrimSpace(o) == "bind" || strings.TrimSpace(o) == "rbind" {
-			return dev, true
-		}
-	}
-	// The local driver mounts a block device at dev without "bind": a
-	// device, and a host path all the same.
-	return dev, true
+	return dev, strings.HasPrefix(dev, "/")
 }
 
 // hostPath judges one host path a service mounts. The path is resolved
@@ -69,7 +60,7 @@ func (c *checker) hostPath(name, field string, v types.ServiceVolumeConfig, src 
 		}
 	}
 	for _, p := range []string{written, real} {
-		if rule, why := c.systemPath(p); rule != "" {
+		if rule, why := systemPath(p, c.t.Refused); rule != "" {
 			add(rule, "bind-mounts %s: %s", showPath(written, real), why)
 			return
 		}
@@ -100,8 +91,9 @@ var systemPaths = []string{"/etc", "/proc", "/sys", "/root", "/boot", "/dev", "/
 // socketDirs hold the engine's and containerd's sockets and state.
 var socketDirs = []string{"/run", "/var/run"}
 
-// systemPath says which always-refused rule p falls under.
-func (c *checker) systemPath(p string) (rule, why string) {
+// systemPath says which always-refused rule p falls under, given berth's
+// own folders.
+func systemPath(p string, refused []string) (rule, why string) {
 	if p == "/" {
 		return RuleHostSystemMount, "the host's root"
 	}
@@ -113,7 +105,7 @@ func (c *checker) systemPath(p string) (rule, why string) {
 			return RuleHostSystemMount, "the host's " + sys + " is never granted"
 		}
 	}
-	for _, own := range c.t.Refused {
+	for _, own := range refused {
 		if own == "" {
 			continue
 		}

@@ -54,29 +54,28 @@ const (
 
 // rules are the host policy's rules; each refuses (severity error).
 var rules = []lint.Rule{
-	{ID: RulePrivileged, Summary: "privileged: true", Why: "a privileged container is root on the host"},
-	{ID: RuleHostPID, Summary: "pid: host, or pid: container:X outside the stack", Why: "the host's processes can be seen, traced and signalled"},
-	{ID: RuleHostIPC, Summary: "ipc: host, or ipc: container:X outside the stack", Why: "the host's shared memory and message queues can be read and written"},
-	{ID: RuleHostUTS, Summary: "uts: host", Why: "the container can change the host's name"},
-	{ID: RuleHostUserNS, Summary: "userns_mode: host", Why: "it turns the engine's user namespace remapping off: root in the container is root on the host"},
-	{ID: RuleHostNetwork, Summary: "network_mode: host, network_mode: container:X outside the stack, or the engine's network named host", Why: "the container reaches every port bound to localhost on the host, and other stacks' networks"},
-	{ID: RuleHostCgroup, Summary: "cgroup: host", Why: "the container sees and may change the host's cgroup tree"},
-	{ID: RuleCapabilities, Summary: "cap_add beyond the profile's list (ALL included)", Why: "baseline allows AUDIT_WRITE CHOWN DAC_OVERRIDE FOWNER FSETID KILL MKNOD NET_BIND_SERVICE SETFCAP SETGID SETPCAP SETUID SYS_CHROOT, restricted only NET_BIND_SERVICE; others (SYS_ADMIN, NET_ADMIN, SYS_PTRACE, ...) lead out of the container"},
-	{ID: RuleDevices, Summary: "devices or device_cgroup_rules", Why: "a host device (a disk, /dev/mem) is the host's data and memory"},
-	{ID: RuleUnconfined, Summary: "seccomp or apparmor unconfined, SELinux label:disable or a custom label, systempaths=unconfined", Why: "the profiles are what stop a root process from using the kernel's dangerous calls and files"},
-	{ID: RuleSysctls, Summary: "a sysctl outside the safe set", Why: "only kernel.shm_rmid_forced, net.ipv4.ip_local_port_range, ip_local_reserved_ports, ip_unprivileged_port_start, tcp_syncookies, ping_group_range and the tcp_keepalive_*/tcp_fin_timeout settings are isolated from the host and other containers"},
-	{ID: RuleHostPath, Summary: "a bind mount (or a local volume that binds a device) outside the stack folder and the host_paths the host grants the stack; volumes_from a container outside the stack", Why: "a host folder is the host's data; the host decides which ones a stack may use"},
-	{ID: RuleEngineSocket, Summary: "the engine's socket (docker.sock, any *.sock under /run or /var/run, /run/containerd) bind-mounted", Why: "whoever reaches the socket controls every container and the host", Aliases: []string{"docker-socket"}},
-	{ID: RuleHostSystemMount, Summary: "/, /etc, /proc, /sys, /root, /boot, /dev, /var/lib/docker, /var/lib/containerd or berth's own data, secrets and cache dirs bind-mounted, even when granted", Why: "the container could read or change the host's system, the engine's state or berth's secrets; read-only /etc/localtime and /etc/timezone are allowed"},
-	{ID: RuleRunAsRoot, Summary: "restricted: no user:, or user root or 0", Why: "root in a container is one kernel bug away from root on the host"},
-	{ID: RulePrivilegeEscalation, Summary: "restricted: security_opt without no-new-privileges:true", Why: "without it a setuid binary in the image gives a process more rights than it started with"},
-	{ID: RuleReadOnlyRootfs, Summary: "restricted with require_read_only: read_only: true missing", Why: "a writable image lets an intruder change the service's own programs"},
+	rule(RulePrivileged, "privileged: true", "a privileged container is root on the host"),
+	rule(RuleHostPID, "pid: host, or pid: container:X outside the stack", "the host's processes can be seen, traced and signalled"),
+	rule(RuleHostIPC, "ipc: host, or ipc: container:X outside the stack", "the host's shared memory and message queues can be read and written"),
+	rule(RuleHostUTS, "uts: host", "the container can change the host's name"),
+	rule(RuleHostUserNS, "userns_mode: host", "it turns the engine's user namespace remapping off: root in the container is root on the host"),
+	rule(RuleHostNetwork, "network_mode: host, network_mode: container:X outside the stack, or the engine's network named host", "the container reaches every port bound to localhost on the host, and other stacks' networks"),
+	rule(RuleHostCgroup, "cgroup: host", "the container sees and may change the host's cgroup tree"),
+	rule(RuleCapabilities, "cap_add beyond the profile's list (ALL included)", "baseline allows AUDIT_WRITE CHOWN DAC_OVERRIDE FOWNER FSETID KILL MKNOD NET_BIND_SERVICE SETFCAP SETGID SETPCAP SETUID SYS_CHROOT, restricted only NET_BIND_SERVICE; others (SYS_ADMIN, NET_ADMIN, SYS_PTRACE, ...) lead out of the container"),
+	rule(RuleDevices, "devices or device_cgroup_rules", "a host device (a disk, /dev/mem) is the host's data and memory"),
+	rule(RuleUnconfined, "seccomp or apparmor unconfined, SELinux label:disable or a custom label, systempaths=unconfined", "the profiles are what stop a root process from using the kernel's dangerous calls and files"),
+	rule(RuleSysctls, "a sysctl outside the safe set", "only kernel.shm_rmid_forced, net.ipv4.ip_local_port_range, ip_local_reserved_ports, ip_unprivileged_port_start, tcp_syncookies, ping_group_range and the tcp_keepalive_*/tcp_fin_timeout settings are isolated from the host and other containers"),
+	rule(RuleHostPath, "a bind mount (or a local volume that binds a device) outside the stack folder and the host_paths the host grants the stack; volumes_from a container outside the stack", "a host folder is the host's data; the host decides which ones a stack may use"),
+	rule(RuleEngineSocket, "the engine's socket (docker.sock, any *.sock under /run or /var/run, /run/containerd) bind-mounted", "whoever reaches the socket controls every container and the host", "docker-socket"),
+	rule(RuleHostSystemMount, "/, /etc, /proc, /sys, /root, /boot, /dev, /var/lib/docker, /var/lib/containerd or berth's own data, secrets and cache dirs bind-mounted, even when granted", "the container could read or change the host's system, the engine's state or berth's secrets; read-only /etc/localtime and /etc/timezone are allowed"),
+	rule(RuleRunAsRoot, "restricted: no user:, or user root or 0", "root in a container is one kernel bug away from root on the host"),
+	rule(RulePrivilegeEscalation, "restricted: security_opt without no-new-privileges:true", "without it a setuid binary in the image gives a process more rights than it started with"),
+	rule(RuleReadOnlyRootfs, "restricted with require_read_only: read_only: true missing", "a writable image lets an intruder change the service's own programs"),
 }
 
-func init() {
-	for i := range rules {
-		rules[i].Severity = lint.SeverityError
-	}
+// rule makes a rule: each refuses, so each is an error.
+func rule(id, summary, why string, aliases ...string) lint.Rule {
+	return lint.Rule{ID: id, Severity: lint.SeverityError, Summary: summary, Why: why, Aliases: aliases}
 }
 
 // Rules lists the host policy's rules, in a stable order.
@@ -109,9 +108,8 @@ type Target struct {
 }
 
 // Check holds a loaded project to the profile the host sets for the
-// stack and returns the refusals, the host's exceptions marked, sorted.
-// Exceptions are applied by Except, so the caller can mark the checklist's
-// findings in the same pass.
+// stack and returns the refusals, sorted. The host's exceptions are left
+// to Except, which marks the lint checklist's findings the same way.
 func (s Settings) Check(p *types.Project, t Target) []lint.Finding {
 	c := &checker{p: p, t: t, set: s, profile: s.ProfileFor(t.Stack)}
 	if c.profile == ProfilePrivileged {

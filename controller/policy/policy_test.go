@@ -184,3 +184,27 @@ func TestPolicyRules(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyRulesAreDocumented: every rule has a summary and a reason, and
+// the operator's page names it.
+func TestPolicyRulesAreDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "host-policy.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range Rules() {
+		if seen[r.ID] || r.Summary == "" || r.Why == "" || r.Severity != lint.SeverityError {
+			t.Errorf("rule %+v: duplicate or incomplete", r)
+		}
+		seen[r.ID] = true
+		if !strings.Contains(string(doc), "| `"+r.ID+"` |") {
+			t.Errorf("docs/host-policy.md does not list rule %s", r.ID)
+		}
+	}
+	for _, lr := range lint.Rules() {
+		if seen[lr.ID] {
+			t.Errorf("rule %s has two owners: lint and the host policy", lr.ID)
+		}
+	}
+}

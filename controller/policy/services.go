@@ -175,13 +175,7 @@ var safeSysctls = []string{
 }
 
 func (c *checker) sysctls(name string, m types.Mapping) {
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !slices.Contains(safeSysctls, strings.ReplaceAll(k, "/", ".")) {
 			c.add(RuleSysctls, name, "sysctls."+k, "sets %s, which is not in the safe set", k)
 		}

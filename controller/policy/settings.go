@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"path/filepath"
 	"slices"
@@ -78,7 +79,7 @@ func (s Settings) grantsFor(stack string) []HostPath {
 	return out
 }
 
-// HostPaths are the host paths granted to a stack, for
+// HostPathsFor lists the host paths granted to a stack, for
 // compose.LoadOptions.HostPaths.
 func (s Settings) HostPathsFor(stack string) []string {
 	var out []string
@@ -140,13 +141,7 @@ func (s Settings) Problems(prefix string, knownRule func(string) bool) []error {
 			}
 		}
 	}
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range s.Stacks {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(s.Stacks)) {
 		if p := s.Stacks[name].Profile; !slices.Contains(profiles, p) {
 			add("%s.stacks.%s.profile: %q is not one of %s", prefix, name, p, strings.Join(profiles, ", "))
 		}
@@ -183,9 +178,8 @@ func grantProblem(p string) string {
 	case filepath.Clean(p) != p:
 		return fmt.Sprintf("is not clean (use %q)", filepath.Clean(p))
 	}
-	c := &checker{}
 	for _, q := range []string{p, resolve(p)} {
-		if rule, why := c.systemPath(q); rule != "" {
+		if rule, why := systemPath(q, nil); rule != "" {
 			return "can never be granted: " + why
 		}
 	}
