@@ -18,16 +18,27 @@ func (s *stack) checkPolicy(p *types.Project) error {
 	if err != nil {
 		return err
 	}
-	fs := s.c.o.Policy.Check(p, s.policyTarget(src))
-	var refused []string
-	for _, f := range lint.Active(s.c.o.Policy.Except(fs)) {
-		refused = append(refused, f.String())
-	}
-	if len(refused) == 0 {
+	fs := lint.Active(s.c.o.Policy.Except(s.c.o.Policy.Check(p, s.policyTarget(src))))
+	if len(fs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("host policy: %d refusal(s) (the host's berth.yaml policy.exceptions can accept one, with a reason):\n%s",
-		len(refused), strings.Join(refused, "\n"))
+	return refusal(fs)
+}
+
+// refusal leads with the first refusal's rule, service and field, so
+// that a commit status, which keeps only the start, still says what was
+// refused; every refusal follows on its own line.
+func refusal(fs []lint.Finding) error {
+	first := fs[0]
+	head := fmt.Sprintf("host policy refused [%s] service %q field %s", first.Rule, first.Service, first.Field)
+	if len(fs) > 1 {
+		head += fmt.Sprintf(" and %d more", len(fs)-1)
+	}
+	lines := make([]string, len(fs))
+	for i, f := range fs {
+		lines[i] = f.String()
+	}
+	return fmt.Errorf("%s:\n%s\n(the host's berth.yaml policy.exceptions can accept one, with a reason)", head, strings.Join(lines, "\n"))
 }
 
 // hostPaths are the host paths the host grants this stack.

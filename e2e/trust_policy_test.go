@@ -11,6 +11,8 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/berth-gitops/berth/controller"
+	"github.com/berth-gitops/berth/controller/commitstatus"
+	"github.com/berth-gitops/berth/controller/notify"
 )
 
 // policyAttacks are commits that ask the host for more than the baseline
@@ -52,6 +54,11 @@ func TestTrustPolicyRefusesHostAccess(t *testing.T) {
 		}
 		if got := ids(shop.containers()); got != before {
 			t.Fatalf("%s: a refused commit changed the live stack: %s → %s", a.name, before, got)
+		}
+		// The commit status keeps the start of the reason: it must say what.
+		st, ok := commitstatus.StatusOf(notify.Event{Kind: notify.Stalled, Commit: bad, Host: "host-a", Stack: shop.project, Reason: s.Error})
+		if d := []rune(st.Description); !ok || !strings.Contains(string(d[:min(len(d), commitstatus.MaxDescription-1)]), "["+a.rule+`] service "worker" field `+a.field) {
+			t.Fatalf("%s: the commit status should name rule, service and field: %q", a.name, st.Description)
 		}
 		if h := run.history(shop.project); len(h) == 0 || h[0].Commit != bad || h[0].Outcome != controller.OutcomeStalled || !strings.Contains(h[0].Error, want) {
 			t.Fatalf("%s: the history should record the refusal: %+v", a.name, h[:min(1, len(h))])
