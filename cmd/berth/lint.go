@@ -241,7 +241,7 @@ func (f *lintFlags) readHostPolicy() (hostPolicy, error) {
 			return hostPolicy{}, fmt.Errorf("--host-policy %s: %w", f.hostPolicy, errors.Join(errs...))
 		}
 	}
-	return hostPolicy{settings: cfg.Policy, refused: []string{cfg.DataDir, cfg.SecretsDir}}, nil
+	return hostPolicy{settings: cfg.Policy, refused: cfg.OwnPaths()}, nil
 }
 
 func joinRel(rel, name string) string {

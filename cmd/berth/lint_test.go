@@ -257,6 +257,14 @@ policy:
 		t.Errorf("exit %d, want 1 with /srv/media granted:\n%s", code, out)
 	}
 
+	// A grant does not hand out berth's own files inside it.
+	if err := os.WriteFile(host, []byte("git:\n  token_file: /srv/media/.berth-token\npolicy:\n  host_paths:\n    - {path: /srv/media, stacks: [\"*\"], read_only: true}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ = runLint(t, "--host-policy", host, repo); code != 1 || !strings.Contains(out, `error [host-system-mount] service "worker": volumes[4].source: bind-mounts /srv/media: berth's own /srv/media/.berth-token is never granted`) {
+		t.Errorf("exit %d, want berth's token file refused inside the grant:\n%s", code, out)
+	}
+
 	if err := os.WriteFile(host, []byte("policy:\n  profile: lax\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -109,8 +109,8 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		Notify:     notifier.Notify,
 		StatusURL:  cfg.StatusURL,
 		Policy:     cfg.Policy,
-		// berth's own folders: no stack may mount them.
-		PolicyRefused: []string{cfg.DataDir, cfg.SecretsDir, berthCacheDir()},
+		// berth's own folders and files: no stack may mount them.
+		PolicyRefused: append(cfg.OwnPaths(), berthCacheDir()),
 	})
 	if err != nil {
 		return &exitError{code: 2, err: err}

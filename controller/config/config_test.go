@@ -251,3 +251,15 @@ policy:
 func policyException(rule string) policy.Exception {
 	return policy.Exception{Rule: rule, Reason: "x"}
 }
+
+func TestOwnPaths(t *testing.T) {
+	c := Default()
+	c.AgeKeyFile = "/srv/keys/age.txt"
+	c.Git.TokenFile = "/srv/keys/git-token"
+	c.Notify.SlackURLFile = "/home/berth/slack"
+	got := strings.Join(c.OwnPaths(), " ")
+	want := "/var/lib/berth /etc/berth/secrets /srv/keys/age.txt /srv/keys/git-token /home/berth/slack"
+	if got != want {
+		t.Errorf("OwnPaths = %s\nwant %s", got, want)
+	}
+}

@@ -237,3 +237,14 @@ func (c *Config) PolicyProblems() []error {
 		return slices.ContainsFunc(lint.Rules(), func(r lint.Rule) bool { return r.ID == id })
 	})
 }
+
+// OwnPaths are berth's own folders and files on this host: the data and
+// secrets dirs, the age key and every credential file. The host policy
+// refuses them to every stack, and any folder that holds one.
+func (c Config) OwnPaths() []string {
+	out := []string{c.DataDir, c.SecretsDir, c.AgeKeyFile}
+	for _, f := range append(c.Git.files(), c.integrationFiles()...) {
+		out = append(out, f.path)
+	}
+	return slices.DeleteFunc(out, func(p string) bool { return p == "" })
+}

@@ -110,7 +110,7 @@ func systemPath(p string, refused []string) (rule, why string) {
 			continue
 		}
 		if within(p, own) || within(own, p) || within(p, resolve(own)) || within(resolve(own), p) {
-			return RuleHostSystemMount, "berth's own folder " + own + " is never granted"
+			return RuleHostSystemMount, "berth's own " + own + " is never granted"
 		}
 	}
 	return "", ""
