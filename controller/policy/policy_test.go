@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/compose/lint"
 )
@@ -28,6 +30,14 @@ func stackDir(t *testing.T, composeYAML string) string {
 // check loads the stack with compose-go and holds it to the settings.
 func check(t *testing.T, s Settings, dir string, refused ...string) []lint.Finding {
 	t.Helper()
+	p, target := load(t, dir)
+	target.Refused = refused
+	return s.Check(p, target)
+}
+
+// load loads a stack folder as the controller does, and its sources.
+func load(t *testing.T, dir string) (*types.Project, Target) {
+	t.Helper()
 	p, err := compose.Load(context.Background(), compose.LoadOptions{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +46,7 @@ func check(t *testing.T, s Settings, dir string, refused ...string) []lint.Findi
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Check(p, Target{Stack: "shop", Dirs: []string{dir}, Refused: refused, Sources: src})
+	return p, Target{Stack: "shop", Dirs: []string{dir}, Sources: src}
 }
 
 func withRule(fs []lint.Finding, rule string) []lint.Finding {
@@ -156,10 +166,10 @@ func TestPolicyRules(t *testing.T) {
 		{"read-only root fs", svc("    read_only: true\n") + "    read_only: true\n", RuleReadOnlyRootfs, "", nil, true},
 	}
 	for _, tc := range cases {
-		dir := stackDir(t, tc.yaml)
+		p, target := load(t, stackDir(t, tc.yaml))
 		for _, profile := range profiles {
 			t.Run(tc.name+"/"+profile, func(t *testing.T) {
-				fs := check(t, Settings{Profile: profile, RequireReadOnly: tc.readOnly}, dir)
+				fs := Settings{Profile: profile, RequireReadOnly: tc.readOnly}.Check(p, target)
 				var got []lint.Finding
 				for _, f := range withRule(fs, tc.rule) {
 					if f.Service == "app" {
