@@ -307,3 +307,58 @@ func (s Sources) locateItem(name, field string, match func(*yaml.Node) bool) (st
 	}
 	return s.locate(name, field)
 }
+
+// Literal reports whether services.<service>.<key> is written in the
+// compose files without a variable: then its values are the repository's
+// text and may be shown. A key no file writes (it came from extends or
+// include) or one that holds a $ is not literal: its values may come from
+// the environment, which can hold host secrets.
+func (s Sources) Literal(name, key string) bool {
+	found := false
+	for _, f := range s.Files {
+		_, node := service(f, name)
+		_, v := get(node, key)
+		if v == nil {
+			continue
+		}
+		if hasDollar(v, 0) {
+			return false
+		}
+		found = true
+	}
+	return found
+}
+
+// LiteralTop is Literal for a top-level element, such as volumes.<name>.
+func (s Sources) LiteralTop(section, name string) bool {
+	found := false
+	for _, f := range s.Files {
+		_, sec := get(f.Root, section)
+		_, v := get(sec, name)
+		if v == nil {
+			continue
+		}
+		if hasDollar(v, 0) {
+			return false
+		}
+		found = true
+	}
+	return found
+}
+
+// hasDollar reports whether any scalar under n holds a $.
+func hasDollar(n *yaml.Node, depth int) bool {
+	n = resolve(n)
+	if n == nil || depth > 64 {
+		return n != nil
+	}
+	if n.Kind == yaml.ScalarNode {
+		return strings.Contains(n.Value, "$")
+	}
+	for _, c := range n.Content {
+		if hasDollar(c, depth+1) {
+			return true
+		}
+	}
+	return false
+}

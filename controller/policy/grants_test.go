@@ -3,6 +3,7 @@ package policy
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,5 +177,40 @@ func TestPolicySettingsProblems(t *testing.T) {
 	}
 	if errs := (Settings{}).Problems("policy", nil); len(errs) != 0 {
 		t.Errorf("the zero settings are valid: %v", errs)
+	}
+}
+
+// TestPolicyNeverShowsValues: a refusal names rule, service and field, but
+// a value built from variables (which env templates and sops files can
+// fill with host secrets) is not shown, not even as a field name.
+func TestPolicyNeverShowsValues(t *testing.T) {
+	const canary = "canary-7f3a9c"
+	dir := stackDir(t, `services:
+  app:
+    image: example/app:1
+    volumes: ["/${SECRET}:/x", "data:/data"]
+    cap_add: ["${SECRET}"]
+    devices: ["/dev/${SECRET}:/dev/x"]
+    network_mode: "container:${SECRET}"
+    sysctls: ["${SECRET}=1"]
+volumes:
+  data:
+    driver_opts: {type: none, o: bind, device: "/home/${SECRET}"}
+`)
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("SECRET="+canary+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs := check(t, Settings{}, dir)
+	var rules []string
+	for _, f := range fs {
+		rules = append(rules, f.Rule+" "+f.Field)
+		if strings.Contains(f.String()+f.Field, canary) {
+			t.Errorf("a value shows: %s (field %s)", f, f.Field)
+		}
+	}
+	slices.Sort(rules)
+	want := "capabilities cap_add[0],devices devices[0],host-network network_mode,host-path volumes[0].source,host-path volumes[1].source,sysctls sysctls"
+	if got := strings.Join(rules, ","); got != want {
+		t.Errorf("refusals %s\nwant %s", got, want)
 	}
 }

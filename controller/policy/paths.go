@@ -18,10 +18,10 @@ func (c *checker) mounts(name string, s types.ServiceConfig) {
 		field := fmt.Sprintf("volumes[%d].source", i)
 		switch v.Type {
 		case types.VolumeTypeBind:
-			c.hostPath(name, field, v, v.Source)
+			c.hostPath(name, field, v, v.Source, c.t.Sources.Literal(name, "volumes"))
 		case types.VolumeTypeVolume:
 			if dev, ok := c.boundDevice(v.Source); ok {
-				c.hostPath(name, field, v, dev)
+				c.hostPath(name, field, v, dev, c.t.Sources.Literal(name, "volumes") && c.t.Sources.LiteralTop("volumes", v.Source))
 			}
 		}
 	}
@@ -43,15 +43,23 @@ func (c *checker) boundDevice(volume string) (string, bool) {
 // hostPath judges one host path a service mounts. The path is resolved
 // through symlinks first, so a granted folder that holds a link to /etc
 // does not hand out /etc.
-func (c *checker) hostPath(name, field string, v types.ServiceVolumeConfig, src string) {
+// The path is named in the message only when the files write it
+// literally (see show).
+func (c *checker) hostPath(name, field string, v types.ServiceVolumeConfig, src string, literal bool) {
 	readOnly := v.ReadOnly
 	file, line := c.t.Sources.LocateVolume(name, v.Target)
 	add := func(rule, format string, args ...any) { c.addAt(file, line, rule, name, field, format, args...) }
 	written := filepath.Clean(src)
+	real := resolve(written)
+	show := func() string {
+		if !literal {
+			return hidden
+		}
+		return showPath(written, real)
+	}
 	if readOnly && (written == "/etc/localtime" || written == "/etc/timezone") {
 		return
 	}
-	real := resolve(written)
 	// The stack's own files first: its folder may well be inside berth's
 	// data dir.
 	for _, d := range c.t.Dirs {
@@ -61,7 +69,7 @@ func (c *checker) hostPath(name, field string, v types.ServiceVolumeConfig, src 
 	}
 	for _, p := range []string{written, real} {
 		if rule, why := systemPath(p, c.t.Refused); rule != "" {
-			add(rule, "bind-mounts %s: %s", showPath(written, real), why)
+			add(rule, "bind-mounts %s: %s", show(), why)
 			return
 		}
 	}
@@ -70,11 +78,11 @@ func (c *checker) hostPath(name, field string, v types.ServiceVolumeConfig, src 
 			continue
 		}
 		if g.ReadOnly && !readOnly {
-			add(RuleHostPath, "bind-mounts %s read-write; the host grants %s read-only", showPath(written, real), g.Path)
+			add(RuleHostPath, "bind-mounts %s read-write; the host grants %s read-only", show(), g.Path)
 		}
 		return
 	}
-	add(RuleHostPath, "bind-mounts %s, outside the stack folder and the host paths the host grants this stack", showPath(written, real))
+	add(RuleHostPath, "bind-mounts %s, outside the stack folder and the host paths the host grants this stack", show())
 }
 
 func showPath(written, real string) string {

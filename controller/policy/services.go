@@ -40,6 +40,20 @@ func (c *checker) addAt(file string, line int, rule, service, field, format stri
 	})
 }
 
+// hidden stands for a value that may come from the environment.
+const hidden = "(a value built from variables, not shown)"
+
+// show returns a value of services.<service>.<key> for a message when the
+// compose files write it literally; one built from variables may hold a
+// host secret (an env template or a sops file feeds interpolation), and
+// refusals reach status, notifications and commit statuses.
+func (c *checker) show(service, key, value string) string {
+	if c.t.Sources.Literal(service, key) {
+		return value
+	}
+	return hidden
+}
+
 func (c *checker) restricted() bool { return c.profile == ProfileRestricted }
 
 // service runs every rule of the profile on one service.
@@ -50,7 +64,7 @@ func (c *checker) service(name string, s types.ServiceConfig) {
 	c.namespaces(name, s)
 	c.capabilities(name, s.CapAdd)
 	for i, d := range s.Devices {
-		c.add(RuleDevices, name, fmt.Sprintf("devices[%d]", i), "maps the host's device %s", d.Source)
+		c.add(RuleDevices, name, fmt.Sprintf("devices[%d]", i), "maps the host's device %s", c.show(name, "devices", d.Source))
 	}
 	for i := range s.DeviceCgroupRules {
 		c.add(RuleDevices, name, fmt.Sprintf("device_cgroup_rules[%d]", i), "opens host devices through the device cgroup")
@@ -87,7 +101,7 @@ func (c *checker) namespaces(name string, s types.ServiceConfig) {
 		case ns.value == "host":
 			c.add(ns.rule, name, ns.field, "shares the host's namespace")
 		case joins && !c.stackContainers(ref):
-			c.add(ns.rule, name, ns.field, "joins container %s, which is not this stack's", ref)
+			c.add(ns.rule, name, ns.field, "joins container %s, which is not this stack's", c.show(name, ns.field, ref))
 		}
 	}
 	// The engine's network named host is the host's network namespace,
@@ -99,7 +113,7 @@ func (c *checker) namespaces(name string, s types.ServiceConfig) {
 	}
 	for i, from := range s.VolumesFrom {
 		if ref, ok := strings.CutPrefix(from, types.ContainerPrefix); ok && !c.stackContainers(ref) {
-			c.add(RuleHostPath, name, fmt.Sprintf("volumes_from[%d]", i), "mounts the volumes of container %s, which is not this stack's", ref)
+			c.add(RuleHostPath, name, fmt.Sprintf("volumes_from[%d]", i), "mounts the volumes of container %s, which is not this stack's", c.show(name, "volumes_from", ref))
 		}
 	}
 }
@@ -118,7 +132,7 @@ func (c *checker) capabilities(name string, add []string) {
 	for i, cp := range add {
 		norm := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(cp)), "CAP_")
 		if !slices.Contains(allowed, norm) {
-			c.add(RuleCapabilities, name, fmt.Sprintf("cap_add[%d]", i), "adds capability %s, which the %s profile does not allow", norm, c.profile)
+			c.add(RuleCapabilities, name, fmt.Sprintf("cap_add[%d]", i), "adds capability %s, which the %s profile does not allow", c.show(name, "cap_add", norm), c.profile)
 		}
 	}
 }
@@ -176,9 +190,14 @@ var safeSysctls = []string{
 
 func (c *checker) sysctls(name string, m types.Mapping) {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if !slices.Contains(safeSysctls, strings.ReplaceAll(k, "/", ".")) {
-			c.add(RuleSysctls, name, "sysctls."+k, "sets %s, which is not in the safe set", k)
+		if slices.Contains(safeSysctls, strings.ReplaceAll(k, "/", ".")) {
+			continue
 		}
+		if !c.t.Sources.Literal(name, "sysctls") {
+			c.add(RuleSysctls, name, "sysctls", "sets %s, which is not in the safe set", hidden)
+			continue
+		}
+		c.add(RuleSysctls, name, "sysctls."+k, "sets %s, which is not in the safe set", k)
 	}
 }
 
