@@ -50,13 +50,14 @@ const (
 type stack struct {
 	c    *Controller
 	name string
-	dir  string // where the stack's files are written for loading
+	root string // the stack's exports: one folder per tree of its files
+	dir  string // the export of the commit last exported, loaded from there
 	log  *slog.Logger
 
 	mu sync.Mutex
 	st store.StackState
 
-	exported string  // the commit whose files are in dir
+	exported string  // the commit whose export dir is
 	loaded   *loaded // the applied commit, loaded
 	drift    string  // the drift last reported, so it is logged once
 	// stalledSecrets is the host secrets' signature when the stack stalled:
@@ -80,7 +81,7 @@ type loaded struct {
 }
 
 func (c *Controller) newStack(st store.StackState) *stack {
-	return &stack{c: c, name: st.Stack, st: st, dir: filepath.Join(c.o.StacksDir, st.Stack), log: c.log.With("stack", st.Stack)}
+	return &stack{c: c, name: st.Stack, st: st, root: filepath.Join(c.o.StacksDir, st.Stack), log: c.log.With("stack", st.Stack)}
 }
 
 func (s *stack) state() store.StackState {
@@ -194,7 +195,8 @@ func (s *stack) unchanged(from, to string) bool {
 	return err == nil && same
 }
 
-// export writes the stack's files at commit into its folder.
+// export writes the stack's files at commit into a folder of their own,
+// named by their tree, or finds it written; dir becomes that folder.
 func (s *stack) export(c gitsource.Commit) error {
 	return s.exportHash(c.Hash)
 }
@@ -203,10 +205,11 @@ func (s *stack) exportHash(hash string) error {
 	if s.exported == hash {
 		return nil
 	}
-	if err := s.c.o.Source.Export(hash, s.c.stackPath(s.name), s.dir); err != nil {
+	e, err := s.c.o.Source.ExportTree(hash, s.c.stackPath(s.name), s.root)
+	if err != nil {
 		return fmt.Errorf("stack %s at %s: %w", s.name, short(hash), err)
 	}
-	s.exported = hash
+	s.dir, s.exported = e.Path, hash
 	return nil
 }
 
@@ -222,6 +225,7 @@ func (s *stack) pruneRendered() {
 	if err := compose.PruneRendered(s.renderDir(), s.loaded.project); err != nil {
 		s.log.Warn("prune decrypted files", "error", err)
 	}
+	s.collectExports()
 }
 
 func (s *stack) hasComposeFile() bool {
@@ -252,6 +256,10 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 	}
 	warnings, err := s.lint(hash, p)
 	if err != nil {
+		return nil, err
+	}
+	// Containers mount content-addressed copies, never the export itself.
+	if err := s.copyMounts(ctx, p, hash); err != nil {
 		return nil, err
 	}
 	d, err := compose.NewDesired(p)
@@ -580,12 +588,12 @@ func (s *stack) remove(ctx context.Context, head gitsource.Commit) {
 		st.State, st.Applied, st.Attempted, st.Head, st.Error = StateRemoved, "", head.Hash, head.Hash, ""
 	})
 	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: OutcomeRemoved, Operations: r.Removed})
-	for _, dir := range []string{s.dir, s.renderDir()} {
+	for _, dir := range []string{s.root, s.mountsDir(), s.renderDir()} {
 		if err := os.RemoveAll(dir); err != nil {
 			s.log.Warn("remove stack files", "dir", dir, "error", err)
 		}
 	}
-	s.exported, s.loaded = "", nil
+	s.exported, s.dir, s.loaded = "", "", nil
 }
 
 // notify sends an event about commit c, when the controller has sinks.

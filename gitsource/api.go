@@ -73,6 +73,7 @@ func (c Commit) Short() string {
 //	func (r *Repo) ReadFile(hash, path string) ([]byte, error)          // fs.ErrNotExist when absent
 //	func (r *Repo) ExportTree(hash, dir, parent string) (Export, error) // dir at hash into parent/<tree hash>/<name>, immutable, reused when present
 //	func (r *Repo) ExportPath(hash, dir, rel, parent string) (Export, error) // one file or folder of dir into parent/<object hash>
+//	func (r *Repo) TreeHash(hash, dir string) (string, error)           // the name ExportTree gives dir's export
 //	func (r *Repo) Export(hash, dir, dest string) error                 // dest removed, then written afresh with dir's files (scratch folders)
 //	func (r *Repo) Changed(from, to string) ([]string, error)           // paths changed between two commits
 //	func (r *Repo) VerifyCommit(hash string) error                      // nil when no Verifier is set

@@ -81,6 +81,10 @@ func (r *Repo) ExportPath(hash, dir, rel, parent string) (Export, error) {
 		return Export{}, fmt.Errorf("export %s: %w", path.Join(dir, rel), err)
 	}
 	defer root.Close()
+	if rel == "" || rel == "." {
+		snap.dirs[""] = t.Hash // the folder itself
+		rel = ""
+	}
 	e, err := r.writePath(root, snap, rel)
 	if err != nil {
 		return Export{}, fmt.Errorf("export %s at %s to %s: %w", path.Join(dir, rel), short(c.Hash), parent, err)
@@ -93,7 +97,11 @@ func (r *Repo) ExportPath(hash, dir, rel, parent string) (Export, error) {
 func (r *Repo) writePath(root *os.Root, snap snapshot, rel string) (Export, error) {
 	if h, ok := snap.dirs[rel]; ok {
 		name := h.String()
-		reused, err := r.writeDir(root, name, "", snap.sub(rel))
+		part := snap
+		if rel != "" {
+			part = snap.sub(rel)
+		}
+		reused, err := r.writeDir(root, name, "", part)
 		return Export{Path: name, Hash: name, Folder: true, Reused: reused}, err
 	}
 	e, ok := snap.files[rel]
@@ -215,7 +223,9 @@ func (r *Repo) writeSnapshot(root *os.Root, base string, snap snapshot) error {
 		dirs = append(dirs, "")
 	}
 	for d := range snap.dirs {
-		dirs = append(dirs, d)
+		if d != "" {
+			dirs = append(dirs, d)
+		}
 	}
 	sort.Strings(dirs) // a parent sorts before what it holds
 	for _, d := range dirs {
@@ -339,4 +349,16 @@ func ensurePrivate(dir string) error {
 		return os.Chmod(dir, 0o700) // a folder from an older berth, or a umask
 	}
 	return nil
+}
+
+// TreeHash is the hash of dir's tree at a commit: the name ExportTree gives
+// its export.
+func (r *Repo) TreeHash(hash, dir string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, _, err := r.tree(hash, dir)
+	if err != nil {
+		return "", err
+	}
+	return t.Hash.String(), nil
 }
