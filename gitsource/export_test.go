@@ -176,6 +176,13 @@ func TestExportPathCopies(t *testing.T) {
 	if _, err := r.ExportPath(c1, "stacks/web", "link.conf", mounts); err == nil {
 		t.Fatal("a symlink was copied as a mount source")
 	}
+	whole, err := r.ExportPath(c1, "stacks/web", ".", mounts)
+	if err != nil || !whole.Folder || whole.Hash != revParse(t, w, c1+":stacks/web") {
+		t.Fatalf("copy of the whole folder: %+v, %v", whole, err)
+	}
+	if got := tree(t, whole.Path); len(got) != 4 || got[1] != "conf/app.conf 644 v1\n" {
+		t.Fatalf("copy of the whole folder holds %q", got)
+	}
 	if _, err := r.ExportPath(c1, "stacks/web", "absent", mounts); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("copy of an absent path: %v", err)
 	}
