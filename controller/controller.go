@@ -356,6 +356,9 @@ func (c *Controller) discover(head gitsource.Commit) (map[string]bool, error) {
 	wanted := map[string]bool{}
 	for _, name := range dirs {
 		s := c.stackFor(name)
+		if s.dropped == head.Hash {
+			continue // not for this host at this commit
+		}
 		if err := s.export(head); err != nil {
 			return nil, err
 		}
@@ -366,6 +369,7 @@ func (c *Controller) discover(head gitsource.Commit) (map[string]bool, error) {
 		wanted[name] = err != nil || set.RunsOn(c.o.Host)
 		if err == nil && !wanted[name] && s.state().State == "" {
 			c.log.Debug("stack not for this host", "stack", name, "hosts", set.Hosts)
+			s.dropExports() // read for its settings only
 		}
 	}
 	return wanted, nil

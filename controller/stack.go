@@ -58,6 +58,7 @@ type stack struct {
 	st store.StackState
 
 	exported string  // the commit whose export dir is
+	dropped  string  // the commit at which the stack is not for this host
 	loaded   *loaded // the applied commit, loaded
 	drift    string  // the drift last reported, so it is logged once
 	// stalledSecrets is the host secrets' signature when the stack stalled:
