@@ -226,7 +226,6 @@ func (s *stack) pruneRendered() {
 	if err := compose.PruneRendered(s.renderDir(), s.loaded.project); err != nil {
 		s.log.Warn("prune decrypted files", "error", err)
 	}
-	s.collectExports()
 }
 
 func (s *stack) hasComposeFile() bool {
@@ -448,6 +447,7 @@ func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit
 	s.update(func(st *store.StackState) {
 		st.State, st.Applied, st.Failed, st.Attempted, st.Error = StateRolledBack, st.Good, head.Hash, head.Hash, reason
 	})
+	s.collectExports()
 	s.notify(notify.RolledBack, head, public.Error())
 }
 
@@ -471,6 +471,7 @@ func (s *stack) succeeded(l *loaded, head gitsource.Commit, start time.Time, ops
 		}
 		st.Project, st.PruneVolumes = l.project.Name, l.settings.PruneVolumes
 	})
+	s.collectExports()
 	if len(ops) == 0 {
 		s.log.Info("in sync", "commit", head.Short())
 		return
