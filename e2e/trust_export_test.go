@@ -205,3 +205,84 @@ func deployOps(run *berthRun, stack, commit string) string {
 	}
 	return strings.Join(ops, "\n")
 }
+
+// TestTrustExportConfigFile: a config file from the stack folder is
+// mounted from its own copy, never from the export, and a change to it
+// recreates the service that mounts it, naming the file.
+func TestTrustExportConfigFile(t *testing.T) {
+	in := newExportInfra(t)
+	exp := in.project("cfg")
+	in.write("cfg", "compose.yaml", `services:
+  web:
+    image: `+exportImage+`
+    restart: unless-stopped
+    command: ["sleep", "1h"]
+    configs:
+      - source: appini
+        target: /etc/app.ini
+    x-berth:
+      stability: 1s
+configs:
+  appini:
+    file: ./app.ini
+`)
+	in.write("cfg", "app.ini", "level=one\n")
+	c1 := in.commit("web with app.ini")
+	run := in.startBerth("")
+	run.waitApplied(exp.project, c1, 90*time.Second)
+	web := exp.containers()[exp.name("web", 1)]
+	src := mountSource(t, in.cli, web.ID, "/etc/app.ini")
+	if want := filepath.Join(run.dataDir, "mounts", exp.project) + "/"; !strings.HasPrefix(src, want) {
+		t.Fatalf("app.ini is mounted from %s, want a copy under %s", src, want)
+	}
+
+	in.write("cfg", "app.ini", "level=two\n")
+	c2 := in.commit("app.ini: level two")
+	run.waitApplied(exp.project, c2, 60*time.Second)
+	now := exp.containers()[exp.name("web", 1)]
+	if now.ID == web.ID {
+		t.Fatal("web, whose config file changed, was not recreated")
+	}
+	if got := exp.exec(now.ID, "/app", "cat", "/etc/app.ini"); got != "level=two\n" {
+		t.Fatalf("web reads %q", got)
+	}
+	if ops := deployOps(run, exp.project, c2); !strings.Contains(ops, "mounted file app.ini changed") {
+		t.Fatalf("the deploy of c2 did: %s", ops)
+	}
+}
+
+// TestTrustExportMissingBindSource: a bind mount of a stack path that the
+// commit does not hold stalls the commit, naming the service and the path,
+// and leaves the live stack as it was (before, the engine created the
+// folder inside berth's copy of the stack, where the next export removed it).
+func TestTrustExportMissingBindSource(t *testing.T) {
+	in := newExportInfra(t)
+	exp := in.project("miss")
+	compose := `services:
+  web:
+    image: ` + exportImage + `
+    restart: unless-stopped
+    command: ["sleep", "1h"]
+    x-berth:
+      stability: 1s
+`
+	in.write("miss", "compose.yaml", compose)
+	c1 := in.commit("web")
+	run := in.startBerth("")
+	run.waitApplied(exp.project, c1, 90*time.Second)
+	before := exp.containers()
+
+	in.write("miss", "compose.yaml", strings.Replace(compose, "    x-berth:", "    volumes:\n      - ./data:/data\n    x-berth:", 1))
+	c2 := in.commit("web keeps data in ./data")
+	run.waitFor("stalled", 30*time.Second, func() bool {
+		s := run.stackState(exp.project)
+		return s.State == controller.StateStalled && s.Attempted == c2
+	})
+	s := run.stackState(exp.project)
+	if !strings.Contains(s.Error, `"web"`) || !strings.Contains(s.Error, "data") || s.Applied != c1 {
+		t.Fatalf("stalled with %+v", s)
+	}
+	if after := exp.containers(); ids(after) != ids(before) {
+		t.Fatalf("the live stack changed: %s, was %s", ids(after), ids(before))
+	}
+}
