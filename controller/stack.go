@@ -320,6 +320,9 @@ func (s *stack) stall(head gitsource.Commit, err error) {
 
 // relative shortens the data dir paths in a message to the repo's paths.
 func (s *stack) relative(msg string) string {
+	if s.dir == "" {
+		return msg
+	}
 	return strings.ReplaceAll(msg, s.dir, s.c.stackPath(s.name))
 }
 
