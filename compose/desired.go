@@ -166,10 +166,12 @@ func replicas(s types.ServiceConfig) int {
 }
 
 // fieldHashes returns an 8-hex-digit hash of each field that the config
-// hash covers. Equal maps mean equal services; differing keys name what
+// hash covers, and of each stack file the service mounts from a copy (see
+// RepoMount). Equal maps mean equal services; differing keys name what
 // changed.
 func fieldHashes(s types.ServiceConfig) (map[string]string, error) {
-	raw, err := json.Marshal(hashedForm(s))
+	mounts := RepoMounts(s)
+	raw, err := json.Marshal(hashedForm(withoutCopies(s, mounts)))
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +183,10 @@ func fieldHashes(s types.ServiceConfig) (map[string]string, error) {
 	for k, v := range fields {
 		sum := sha256.Sum256(v)
 		out[k] = hex.EncodeToString(sum[:4])
+	}
+	for _, m := range mounts {
+		sum := sha256.Sum256([]byte(m.Object))
+		out[m.field()] = hex.EncodeToString(sum[:4])
 	}
 	return out, nil
 }

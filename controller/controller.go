@@ -33,7 +33,9 @@ type Source interface {
 	Head() (gitsource.Commit, error)
 	Dirs(hash, dir string) ([]string, error)
 	ReadFile(hash, path string) ([]byte, error)
-	Export(hash, dir, dest string) error
+	ExportTree(hash, dir, parent string) (gitsource.Export, error)
+	ExportPath(hash, dir, rel, parent string) (gitsource.Export, error)
+	TreeHash(hash, dir string) (string, error)
 	Changed(from, to string) ([]string, error)
 	Commit(hash string) (gitsource.Commit, error)
 	VerifyCommit(hash string) error
@@ -62,10 +64,13 @@ type Options struct {
 	// Path is the folder of stack folders in the repo; Host and Env select
 	// the stacks and their overlays.
 	Path, Host, Env string
-	// StacksDir is where each stack's files are written for loading;
-	// RenderRoot where its decrypted secrets go (mode 0700), read from
-	// SecretsDir and with AgeKeyFile.
-	StacksDir, RenderRoot  string
+	// StacksDir is where each commit's stack files are exported for
+	// loading (StacksDir/NAME/<tree hash>/NAME); MountsDir where the copies
+	// of the files services mount go (MountsDir/NAME/<object hash>; beside
+	// StacksDir when empty); RenderRoot where its decrypted secrets go
+	// (mode 0700), read from SecretsDir and with AgeKeyFile.
+	StacksDir, MountsDir   string
+	RenderRoot             string
 	SecretsDir, AgeKeyFile string
 	// DriftWarn only reports drift instead of correcting it.
 	DriftWarn bool
@@ -116,6 +121,9 @@ type SourceStatus struct {
 func New(o Options) (*Controller, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MountsDir == "" && o.StacksDir != "" {
+		o.MountsDir = filepath.Join(filepath.Dir(o.StacksDir), "mounts")
 	}
 	c := &Controller{o: o, log: o.Logger, trigger: make(chan struct{}, 1), stacks: map[string]*stack{}, metrics: newMetrics(),
 		source: SourceStatus{URL: o.URL, Ref: o.Ref}}
@@ -353,6 +361,9 @@ func (c *Controller) discover(head gitsource.Commit) (map[string]bool, error) {
 	wanted := map[string]bool{}
 	for _, name := range dirs {
 		s := c.stackFor(name)
+		if s.dropped == head.Hash {
+			continue // not for this host at this commit
+		}
 		if err := s.export(head); err != nil {
 			return nil, err
 		}
@@ -363,6 +374,7 @@ func (c *Controller) discover(head gitsource.Commit) (map[string]bool, error) {
 		wanted[name] = err != nil || set.RunsOn(c.o.Host)
 		if err == nil && !wanted[name] && s.state().State == "" {
 			c.log.Debug("stack not for this host", "stack", name, "hosts", set.Hosts)
+			s.dropExports() // read for its settings only
 		}
 	}
 	return wanted, nil

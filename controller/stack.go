@@ -51,13 +51,15 @@ const (
 type stack struct {
 	c    *Controller
 	name string
-	dir  string // where the stack's files are written for loading
+	root string // the stack's exports: one folder per tree of its files
+	dir  string // the export of the commit last exported, loaded from there
 	log  *slog.Logger
 
 	mu sync.Mutex
 	st store.StackState
 
-	exported string  // the commit whose files are in dir
+	exported string  // the commit whose export dir is
+	dropped  string  // the commit at which the stack is not for this host
 	loaded   *loaded // the applied commit, loaded
 	drift    string  // the drift last reported, so it is logged once
 	// stalledSecrets is the host secrets' signature when the stack stalled:
@@ -81,7 +83,7 @@ type loaded struct {
 }
 
 func (c *Controller) newStack(st store.StackState) *stack {
-	return &stack{c: c, name: st.Stack, st: st, dir: filepath.Join(c.o.StacksDir, st.Stack), log: c.log.With("stack", st.Stack)}
+	return &stack{c: c, name: st.Stack, st: st, root: filepath.Join(c.o.StacksDir, st.Stack), log: c.log.With("stack", st.Stack)}
 }
 
 func (s *stack) state() store.StackState {
@@ -195,7 +197,8 @@ func (s *stack) unchanged(from, to string) bool {
 	return err == nil && same
 }
 
-// export writes the stack's files at commit into its folder.
+// export writes the stack's files at commit into a folder of their own,
+// named by their tree, or finds it written; dir becomes that folder.
 func (s *stack) export(c gitsource.Commit) error {
 	return s.exportHash(c.Hash)
 }
@@ -204,10 +207,11 @@ func (s *stack) exportHash(hash string) error {
 	if s.exported == hash {
 		return nil
 	}
-	if err := s.c.o.Source.Export(hash, s.c.stackPath(s.name), s.dir); err != nil {
+	e, err := s.c.o.Source.ExportTree(hash, s.c.stackPath(s.name), s.root)
+	if err != nil {
 		return fmt.Errorf("stack %s at %s: %w", s.name, short(hash), err)
 	}
-	s.exported = hash
+	s.dir, s.exported = e.Path, hash
 	return nil
 }
 
@@ -256,6 +260,10 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 	}
 	warnings, err := s.lint(hash, p)
 	if err != nil {
+		return nil, err
+	}
+	// Containers mount content-addressed copies, never the export itself.
+	if err := s.copyMounts(ctx, p, hash); err != nil {
 		return nil, err
 	}
 	d, err := compose.NewDesired(p)
@@ -316,6 +324,9 @@ func (s *stack) stall(head gitsource.Commit, err error) {
 
 // relative shortens the data dir paths in a message to the repo's paths.
 func (s *stack) relative(msg string) string {
+	if s.dir == "" {
+		return msg
+	}
 	return strings.ReplaceAll(msg, s.dir, s.c.stackPath(s.name))
 }
 
@@ -443,6 +454,7 @@ func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit
 	s.update(func(st *store.StackState) {
 		st.State, st.Applied, st.Failed, st.Attempted, st.Error = StateRolledBack, st.Good, head.Hash, head.Hash, reason
 	})
+	s.collectExports()
 	s.notify(notify.RolledBack, head, public.Error())
 }
 
@@ -466,6 +478,7 @@ func (s *stack) succeeded(l *loaded, head gitsource.Commit, start time.Time, ops
 		}
 		st.Project, st.PruneVolumes = l.project.Name, l.settings.PruneVolumes
 	})
+	s.collectExports()
 	if len(ops) == 0 {
 		s.log.Info("in sync", "commit", head.Short())
 		return
@@ -584,12 +597,12 @@ func (s *stack) remove(ctx context.Context, head gitsource.Commit) {
 		st.State, st.Applied, st.Attempted, st.Head, st.Error = StateRemoved, "", head.Hash, head.Hash, ""
 	})
 	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: OutcomeRemoved, Operations: r.Removed})
-	for _, dir := range []string{s.dir, s.renderDir()} {
+	for _, dir := range []string{s.root, s.mountsDir(), s.renderDir()} {
 		if err := os.RemoveAll(dir); err != nil {
 			s.log.Warn("remove stack files", "dir", dir, "error", err)
 		}
 	}
-	s.exported, s.loaded = "", nil
+	s.exported, s.dir, s.loaded = "", "", nil
 }
 
 // notify sends an event about commit c, when the controller has sinks.

@@ -71,7 +71,10 @@ func (c Commit) Short() string {
 //	func (r *Repo) Commit(hash string) (Commit, error)
 //	func (r *Repo) Dirs(hash, dir string) ([]string, error)             // names of the sub-folders of dir at a commit
 //	func (r *Repo) ReadFile(hash, path string) ([]byte, error)          // fs.ErrNotExist when absent
-//	func (r *Repo) Export(hash, dir, dest string) error                 // make dest hold exactly dir's files at hash (in place; modes kept)
+//	func (r *Repo) ExportTree(hash, dir, parent string) (Export, error) // dir at hash into parent/<tree hash>/<name>, immutable, reused when present
+//	func (r *Repo) ExportPath(hash, dir, rel, parent string) (Export, error) // one file or folder of dir into parent/<object hash>
+//	func (r *Repo) TreeHash(hash, dir string) (string, error)           // the name ExportTree gives dir's export
+//	func (r *Repo) Export(hash, dir, dest string) error                 // dest removed, then written afresh with dir's files (scratch folders)
 //	func (r *Repo) Changed(from, to string) ([]string, error)           // paths changed between two commits
 //	func (r *Repo) VerifyCommit(hash string) error                      // nil when no Verifier is set
 //	func (r *Repo) Resolve(rev string) (Commit, error)                  // a full or short hash, branch, tag, HEAD, HEAD~1

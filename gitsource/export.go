@@ -1,14 +1,9 @@
 package gitsource
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -24,54 +19,16 @@ type entry struct {
 	target string // for symlinks
 }
 
-// snapshot is what a tree asks dest to hold, by slash path.
+// snapshot is what a tree holds, by slash path.
 type snapshot struct {
 	files map[string]entry
-	dirs  map[string]bool
+	dirs  map[string]plumbing.Hash // each sub-folder's tree hash
 }
 
-// Export makes dest hold exactly the files under dir at a commit. Files
-// whose content changed are rewritten in place (same inode, so bind mounts
-// of single files see the change); files and folders not in the commit are
-// removed; the executable bit is kept; symlinks are written as symlinks and
-// refused, before anything is written, when they point outside dest.
-func (r *Repo) Export(hash, dir, dest string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	t, c, err := r.tree(hash, dir)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	snap, err := readSnapshot(r.git.Storer, t)
-	if err != nil {
-		return fmt.Errorf("export %s at %s: %w", dir, short(c.Hash), err)
-	}
-	if err := makeDest(dest); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	if err := prune(dest, snap); err != nil {
-		return fmt.Errorf("export to %s: %w", dest, err)
-	}
-	if err := r.write(dest, snap); err != nil {
-		return fmt.Errorf("export %s at %s to %s: %w", dir, short(c.Hash), dest, err)
-	}
-	return nil
-}
-
-// makeDest creates dest with mode 0755 whatever the umask; an existing
-// dest keeps its mode.
-func makeDest(dest string) error {
-	if _, err := os.Stat(dest); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(dest, 0o755); err != nil {
-		return err
-	}
-	return os.Chmod(dest, 0o755)
-}
-
+// readSnapshot lists a tree and refuses, before anything is written, a
+// symlink that resolves outside it.
 func readSnapshot(s storer.EncodedObjectStorer, t *object.Tree) (snapshot, error) {
-	snap := snapshot{files: map[string]entry{}, dirs: map[string]bool{}}
+	snap := snapshot{files: map[string]entry{}, dirs: map[string]plumbing.Hash{}}
 	links := map[string]string{}
 	w := object.NewTreeWalker(t, true, nil)
 	defer w.Close()
@@ -88,7 +45,7 @@ func readSnapshot(s storer.EncodedObjectStorer, t *object.Tree) (snapshot, error
 		}
 		switch {
 		case e.Mode == filemode.Dir:
-			snap.dirs[name] = true
+			snap.dirs[name] = e.Hash
 		case e.Mode == filemode.Symlink:
 			b, err := blobBytes(s, e.Hash)
 			if err != nil {
@@ -107,6 +64,23 @@ func readSnapshot(s storer.EncodedObjectStorer, t *object.Tree) (snapshot, error
 		}
 	}
 	return snap, nil
+}
+
+// sub is the part of the snapshot under folder rel, relative to it.
+func (s snapshot) sub(rel string) snapshot {
+	out := snapshot{files: map[string]entry{}, dirs: map[string]plumbing.Hash{}}
+	prefix := rel + "/"
+	for n, e := range s.files {
+		if strings.HasPrefix(n, prefix) {
+			out.files[strings.TrimPrefix(n, prefix)] = e
+		}
+	}
+	for n, h := range s.dirs {
+		if strings.HasPrefix(n, prefix) {
+			out.dirs[strings.TrimPrefix(n, prefix)] = h
+		}
+	}
+	return out
 }
 
 func safeName(name string) bool {
@@ -155,133 +129,4 @@ func escapes(links map[string]string, name string) bool {
 		}
 	}
 	return false
-}
-
-// prune removes from dest whatever the snapshot does not hold with the same
-// type, so that writing afterwards never goes through a stale symlink.
-func prune(dest string, snap snapshot) error {
-	return filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == dest {
-			return nil
-		}
-		rel, err := filepath.Rel(dest, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		e, isFile := snap.files[rel]
-		var keep bool
-		switch {
-		case d.IsDir():
-			keep = snap.dirs[rel]
-		case d.Type()&fs.ModeSymlink != 0:
-			keep = isFile && e.mode == filemode.Symlink
-		case d.Type().IsRegular():
-			keep = isFile && e.mode != filemode.Symlink
-		}
-		if keep {
-			return nil
-		}
-		if err := os.RemoveAll(p); err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return filepath.SkipDir
-		}
-		return nil
-	})
-}
-
-func (r *Repo) write(dest string, snap snapshot) error {
-	names := make([]string, 0, len(snap.files))
-	for n := range snap.files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		e := snap.files[n]
-		p := filepath.Join(dest, filepath.FromSlash(n))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		var err error
-		if e.mode == filemode.Symlink {
-			err = writeLink(p, e.target)
-		} else {
-			err = r.writeFile(p, e)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", n, err)
-		}
-	}
-	return nil
-}
-
-func writeLink(p, target string) error {
-	if old, err := os.Readlink(p); err == nil {
-		if old == target {
-			return nil
-		}
-		if err := os.Remove(p); err != nil {
-			return err
-		}
-	}
-	return os.Symlink(target, p)
-}
-
-// writeFile leaves an identical file alone, rewrites a changed one in place
-// (truncate and write, keeping its inode) and creates a missing one.
-func (r *Repo) writeFile(p string, e entry) error {
-	perm := fs.FileMode(0o644)
-	if e.mode == filemode.Executable {
-		perm = 0o755
-	}
-	fi, err := os.Lstat(p)
-	switch {
-	case err != nil:
-		if err := r.copyBlob(p, e.hash, os.O_WRONLY|os.O_CREATE|os.O_EXCL); err != nil {
-			return err
-		}
-		return os.Chmod(p, perm) // whatever the umask
-	case !sameContent(p, e.hash):
-		if err := r.copyBlob(p, e.hash, os.O_WRONLY|os.O_TRUNC); err != nil {
-			return err
-		}
-	}
-	if fi.Mode().Perm() != perm {
-		return os.Chmod(p, perm)
-	}
-	return nil
-}
-
-// sameContent compares a file on disk with a blob by hashing it as git
-// would, so an unchanged file costs one read and no blob decompression.
-func sameContent(p string, h plumbing.Hash) bool {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return false
-	}
-	return plumbing.ComputeHash(plumbing.BlobObject, b) == h
-}
-
-func (r *Repo) copyBlob(p string, h plumbing.Hash, flag int) (err error) {
-	blob, err := object.GetBlob(r.git.Storer, h)
-	if err != nil {
-		return err
-	}
-	rd, err := blob.Reader()
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
-	f, err := os.OpenFile(p, flag, 0o644)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, f.Close()) }()
-	_, err = io.Copy(f, rd)
-	return err
 }

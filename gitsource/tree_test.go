@@ -112,10 +112,6 @@ func TestExport(t *testing.T) {
 	if fi, err := os.Stat(dest); err != nil || fi.Mode().Perm() != 0o755 {
 		t.Fatalf("dest: %v %v", fi.Mode(), err)
 	}
-	conf := filepath.Join(dest, "conf/nginx.conf")
-	readme := filepath.Join(dest, "compose.yaml")
-	confBefore, _ := os.Stat(conf)
-	readmeBefore, _ := os.Stat(readme)
 	stray := filepath.Join(dest, "stray/deep/file")
 	if err := os.MkdirAll(filepath.Dir(stray), 0o755); err != nil {
 		t.Fatal(err)
@@ -136,15 +132,6 @@ func TestExport(t *testing.T) {
 	}) {
 		t.Fatalf("dest holds\n%q", got)
 	}
-	confAfter, _ := os.Stat(conf)
-	if !os.SameFile(confBefore, confAfter) {
-		t.Fatal("a changed file was replaced, not rewritten in place")
-	}
-	readmeAfter, _ := os.Stat(readme)
-	if !readmeAfter.ModTime().Equal(readmeBefore.ModTime()) {
-		t.Fatal("an unchanged file was rewritten")
-	}
-
 	if err := r.Export(c2, "stacks/absent", t.TempDir()); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("export of an absent dir: %v", err)
 	}

@@ -98,6 +98,7 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		Host:       cfg.Host,
 		Env:        cfg.Env,
 		StacksDir:  filepath.Join(cfg.DataDir, "stacks"),
+		MountsDir:  filepath.Join(cfg.DataDir, "mounts"),
 		RenderRoot: filepath.Join(cfg.DataDir, "rendered"),
 		SecretsDir: cfg.SecretsDir,
 		AgeKeyFile: cfg.AgeKeyFile,

@@ -15,6 +15,10 @@
 //	/app cat FILE            print FILE
 //	/app load URL INTERVAL   GET URL every INTERVAL until SIGTERM, one count line per request
 //	                         (KEEPALIVE=true: reuse connections, as a pooled client does)
+//	/app swap PATH TARGET INTERVAL
+//	                         print PATH's content, then replace PATH with a symlink to
+//	                         TARGET every INTERVAL until SIGTERM (a compromised container
+//	                         racing whoever writes PATH from outside)
 //
 // Exit code 2 means the command line or an environment variable was invalid.
 package main
@@ -34,7 +38,8 @@ const usage = `usage: /app [serve]
        /app sleep DURATION
        /app exit N
        /app cat FILE
-       /app load URL INTERVAL`
+       /app load URL INTERVAL
+       /app swap PATH TARGET INTERVAL`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -70,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exit(rest[0], stderr)
 	case cmd == "cat" && len(rest) == 1:
 		return cat(rest[0], stdout, stderr)
+	case cmd == "swap" && len(rest) == 3:
+		return swap(ctx, rest[0], rest[1], rest[2], stdout, stderr)
 	case cmd == "load" && len(rest) == 2:
 		return load(ctx, rest[0], rest[1], getenv("KEEPALIVE") == "true", stdout, stderr)
 	}

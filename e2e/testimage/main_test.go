@@ -200,3 +200,26 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestSwap(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "app.conf")
+	if err := os.WriteFile(file, []byte("v1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	var out syncBuffer
+	if code := run(ctx, []string{"swap", file, "/host/secret", "1ms"}, getenv(nil), &out, io.Discard); code != 0 {
+		t.Fatalf("swap: exit %d", code)
+	}
+	if target, err := os.Readlink(file); err != nil || target != "/host/secret" {
+		t.Fatalf("after swap: %q, %v", target, err)
+	}
+	if !strings.HasPrefix(out.String(), "content: v1\nswapping\n") {
+		t.Fatalf("swap printed %q", out.String())
+	}
+	if code := run(t.Context(), []string{"swap", file, "x", "0"}, getenv(nil), io.Discard, io.Discard); code != 2 {
+		t.Fatalf("swap with interval 0: exit %d", code)
+	}
+}

@@ -153,3 +153,35 @@ func load(ctx context.Context, url, interval string, keepAlive bool, stdout, std
 		}
 	}
 }
+
+// swap prints path's content as "content: ..." and then keeps replacing
+// path with a symlink to target (made beside it and renamed over it, so
+// path is never missing) every interval until SIGTERM.
+func swap(ctx context.Context, path, target, interval string, stdout, stderr io.Writer) int {
+	every, err := parseDuration(interval)
+	if err != nil || every <= 0 {
+		fmt.Fprintf(stderr, "swap: invalid interval %q\n", interval)
+		return 2
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "content: %s\n", data)
+	tmp := path + ".swap"
+	for n := 0; ; n++ {
+		_ = os.Remove(tmp)
+		if err := os.Symlink(target, tmp); err == nil {
+			_ = os.Rename(tmp, path)
+		}
+		if n == 0 {
+			fmt.Fprintln(stdout, "swapping")
+		}
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-time.After(every):
+		}
+	}
+}

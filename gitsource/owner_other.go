@@ -1,0 +1,10 @@
+//go:build !unix
+
+package gitsource
+
+import "io/fs"
+
+// owner is unknown where files have no uid.
+func owner(fs.FileInfo) (int, bool) { return 0, false }
+
+const noFollow = 0
