@@ -12,7 +12,9 @@ package config
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -71,6 +73,44 @@ type Config struct {
 	// StatusURL links to a status page from commit statuses and
 	// notifications.
 	StatusURL string `yaml:"status_url"`
+	// Control is the control socket: status, history and the actions.
+	Control Control `yaml:"control"`
+	// AllowedHosts are the host names the listen server answers to, on
+	// top of the loopback names and the listen address's host.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+}
+
+// Control places the control socket and says which group may use it
+// besides root and berth's user.
+type Control struct {
+	// Socket is the socket's path; default DATA_DIR/berth.sock.
+	Socket string `yaml:"socket"`
+	// Group is a group name or gid; empty means none (mode 0600).
+	Group string `yaml:"group"`
+}
+
+// ControlSocket is the control socket's path.
+func (c Config) ControlSocket() string {
+	if c.Control.Socket != "" {
+		return c.Control.Socket
+	}
+	return filepath.Join(c.DataDir, "berth.sock")
+}
+
+// ControlGID is the control group's gid, or -1 when none is set.
+func (c Config) ControlGID() (int, error) {
+	g := c.Control.Group
+	if g == "" {
+		return -1, nil
+	}
+	if n, err := strconv.Atoi(g); err == nil && n >= 0 {
+		return n, nil
+	}
+	grp, err := user.LookupGroup(g)
+	if err != nil {
+		return -1, fmt.Errorf("control.group: no group %q on this host", g)
+	}
+	return strconv.Atoi(grp.Gid)
 }
 
 // Git is how to reach and trust the repository. Every secret is a file path.

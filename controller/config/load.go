@@ -77,7 +77,7 @@ func (c *Config) absPaths(base string) {
 		&c.Webhooks.GitHubSecretFile, &c.Webhooks.GiteaSecretFile, &c.Webhooks.GitLabTokenFile,
 		&c.Webhooks.BitbucketSecretFile, &c.Webhooks.GenericSecretFile,
 		&c.Notify.SlackURLFile, &c.Notify.DiscordURLFile, &c.Notify.TeamsURLFile, &c.Notify.WebhookSecretFile,
-		&c.CommitStatus.TokenFile} {
+		&c.CommitStatus.TokenFile, &c.Control.Socket} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -98,7 +98,7 @@ func yamlError(err error) error {
 	for _, msg := range te.Errors {
 		if m := unknownField.FindStringSubmatch(msg); m != nil {
 			prefix := map[string]string{"Git": "git.", "Webhooks": "webhooks.", "Notify": "notify.",
-				"CommitStatus": "commit_status."}[m[3]]
+				"CommitStatus": "commit_status.", "Control": "control."}[m[3]]
 			msg = fmt.Sprintf("line %s: unknown key %q", m[1], prefix+m[2])
 		}
 		errs = append(errs, errors.New(msg))

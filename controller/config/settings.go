@@ -17,6 +17,8 @@ type setting struct {
 	str func(*Config) *string
 	bln func(*Config) *bool
 	dur func(*Config) *Duration
+	// list is comma-separated in variables and flags.
+	list func(*Config) *[]string
 }
 
 var settings = []setting{
@@ -58,6 +60,9 @@ var settings = []setting{
 	{key: "commit_status.owner", flag: "commit-status-owner", usage: "repository owner for commit statuses (default: from --repo)", str: func(c *Config) *string { return &c.CommitStatus.Owner }},
 	{key: "commit_status.repo", flag: "commit-status-repo", usage: "repository name for commit statuses (default: from --repo)", str: func(c *Config) *string { return &c.CommitStatus.Repo }},
 	{key: "status_url", flag: "status-url", usage: "status page linked from commit statuses and notifications", str: func(c *Config) *string { return &c.StatusURL }},
+	{key: "control.socket", flag: "control-socket", usage: "control socket for status, history and actions (default: DATA_DIR/berth.sock)", str: func(c *Config) *string { return &c.Control.Socket }},
+	{key: "control.group", flag: "control-group", usage: "group (name or gid) that may use the control socket besides root and berth's user", str: func(c *Config) *string { return &c.Control.Group }},
+	{key: "allowed_hosts", flag: "allowed-hosts", usage: "comma-separated host names the listen server answers to, besides localhost, 127.0.0.1, ::1 and the listen address's host", list: func(c *Config) *[]string { return &c.AllowedHosts }},
 }
 
 func (s setting) env() string {
@@ -81,6 +86,14 @@ func (s setting) set(c *Config, v string) error {
 			return fmt.Errorf("%q is not a duration (like 1s or 500ms)", v)
 		}
 		*s.dur(c) = Duration{d}
+	case s.list != nil:
+		var l []string
+		for _, v := range strings.Split(v, ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				l = append(l, v)
+			}
+		}
+		*s.list(c) = l
 	default:
 		*s.str(c) = v
 	}

@@ -67,6 +67,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Git.problems()...)
 	errs = append(errs, c.integrationProblems()...)
+	errs = append(errs, c.controlProblems()...)
 	return errors.Join(errs...)
 }
 
