@@ -48,15 +48,15 @@ variables, variables over the file.`,
 }
 
 func runController(ctx context.Context, g *globals, cfg config.Config) error {
+	if err := checkPaths(cfg); err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	sched, err := config.ParseSchedule(cfg.Poll)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	src, err := sourceOptions(cfg, g)
 	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	if err := checkPaths(cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	db, err := store.Open(filepath.Join(cfg.DataDir, "berth.db"))

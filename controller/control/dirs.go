@@ -31,7 +31,7 @@ func CheckDir(what, path string, create bool) error {
 	fix := fmt.Sprintf("fix: chown %s %s && chmod 700 %s", ownerSpec(), path, path)
 	switch uid := ownerOf(fi); {
 	case fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("%s %s is a symbolic link: berth only trusts the folder itself; set it to the real path, or replace the link with a folder (%s)", what, path, fix)
+		return fmt.Errorf("%s %s is a symbolic link: berth trusts only a real folder; set the setting to the folder itself (readlink -f %s), after checking who owns it", what, path, path)
 	case !fi.IsDir():
 		return fmt.Errorf("%s %s is %s, not a folder", what, path, kind(fi))
 	case uid != os.Geteuid() && uid != 0:
