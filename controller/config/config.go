@@ -53,7 +53,8 @@ type Config struct {
 	// AgeKeyFile holds the age identities that decrypt the stacks' sops
 	// files; when no layer sets it, SOPS_AGE_KEY_FILE is used, as by sops.
 	AgeKeyFile string `yaml:"age_key_file"`
-	// Listen is the status server's host:port; "" or "off" disables it.
+	// Listen is the host:port of the server for webhooks, health and
+	// metrics; "" or "off" disables it.
 	Listen string `yaml:"listen"`
 	// Poll is a Go duration or a cron spec; see ParseSchedule.
 	Poll  string `yaml:"poll"`
@@ -191,7 +192,7 @@ func (c Config) RenderDir(stack string) string {
 	return filepath.Join(c.DataDir, "rendered", stack)
 }
 
-// ListenAddr is the status server's address, or "" when it is disabled.
+// ListenAddr is the listen server's address, or "" when it is disabled.
 func (c Config) ListenAddr() string {
 	if c.Listen == "off" {
 		return ""

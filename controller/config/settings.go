@@ -32,7 +32,7 @@ var settings = []setting{
 	{key: "data_dir", flag: "data-dir", usage: "folder for the clone, the stacks and the state", str: func(c *Config) *string { return &c.DataDir }},
 	{key: "secrets_dir", flag: "secrets-dir", usage: `folder of host secrets, one file per secret, for {{ secret "NAME" }} in env templates`, str: func(c *Config) *string { return &c.SecretsDir }},
 	{key: "age_key_file", flag: "age-key-file", usage: "age identity file that decrypts the stacks' sops files (default: $SOPS_AGE_KEY_FILE)", str: func(c *Config) *string { return &c.AgeKeyFile }},
-	{key: "listen", flag: "listen", usage: `status server address; "" or "off" disables it`, str: func(c *Config) *string { return &c.Listen }},
+	{key: "listen", flag: "listen", usage: `address of the server for webhooks, /healthz and /metrics; "" or "off" disables it`, str: func(c *Config) *string { return &c.Listen }},
 	{key: "poll", flag: "poll", usage: `poll schedule: a duration (1m) or cron spec ("*/5 * * * *", "@hourly")`, str: func(c *Config) *string { return &c.Poll }},
 	{key: "drift", flag: "drift", usage: "on drift: correct or warn", str: func(c *Config) *string { return &c.Drift }},
 	{key: "shallow", flag: "shallow", usage: "depth-1 clone and fetches", bln: func(c *Config) *bool { return &c.Shallow }},
