@@ -182,6 +182,7 @@ func unixClient(path string) *http.Client {
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", path)
 		},
+		DisableKeepAlives: true, // a client per call: no idle connection left open
 	}}
 }
 

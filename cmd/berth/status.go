@@ -96,6 +96,7 @@ func socketClient(path string) *http.Client {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", path)
 		},
+		DisableKeepAlives: true, // each call makes its own client
 	}}
 }
 

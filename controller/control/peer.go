@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -99,6 +101,7 @@ func Serve(s *Socket, h http.Handler, a Access, log *slog.Logger) (stop func()) 
 	srv := &http.Server{
 		Handler:           guardPeer(h, a, log),
 		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       time.Minute,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if p, err := peerOf(c); err == nil {
 				return context.WithValue(ctx, peerKey{}, p)
@@ -112,12 +115,26 @@ func Serve(s *Socket, h http.Handler, a Access, log *slog.Logger) (stop func()) 
 		}
 	}()
 	log.Info("control socket listening", "path", s.Path())
+	if a.GID >= 0 && !groupCanEnter(filepath.Dir(s.Path()), a.GID) {
+		log.Warn("control.group is set, but its members cannot enter the socket's folder: give the socket a folder of its own (control.socket) that the group may enter",
+			"folder", filepath.Dir(s.Path()))
+	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 		s.Close()
 	}
+}
+
+// groupCanEnter reports whether members of gid may pass through dir.
+func groupCanEnter(dir string, gid int) bool {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return fi.Mode()&0o001 != 0 || (ok && int(st.Gid) == gid && fi.Mode()&0o010 != 0)
 }
 
 func guardPeer(h http.Handler, a Access, log *slog.Logger) http.Handler {

@@ -155,3 +155,34 @@ func TestServeKnowsThePeer(t *testing.T) {
 		t.Fatalf("%s: %s", res.Status, body)
 	}
 }
+
+// TestServeWarnsWhenTheGroupCannotReachTheSocket: a socket in the data
+// dir (0700) is out of the control group's reach; one in a folder the
+// group may enter is not.
+func TestServeWarnsWhenTheGroupCannotReachTheSocket(t *testing.T) {
+	gid := 4242
+	for _, tc := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o700, true}, {0o750, false}} {
+		dir := filepath.Join(t.TempDir(), "run")
+		if err := os.Mkdir(dir, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, -1, gid); err != nil {
+			t.Skipf("cannot give the folder to group %d: %v", gid, err)
+		}
+		s, err := Listen(filepath.Join(dir, "berth.sock"), gid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var log strings.Builder
+		Serve(s, http.NotFoundHandler(), Access{UID: os.Geteuid(), GID: gid}, slog.New(slog.NewTextHandler(&log, nil)))()
+		if got := strings.Contains(log.String(), "cannot enter the socket's folder"); got != tc.warn {
+			t.Errorf("folder mode %04o: warned %v, want %v\n%s", tc.mode, got, tc.warn, log.String())
+		}
+	}
+}
