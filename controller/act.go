@@ -23,7 +23,8 @@ const (
 // Act records a person's decision about a stack and triggers a cycle to
 // carry it out; the loop does the work, so a stack still never runs two
 // deploys at once. It returns the stack's status as the decision left it.
-func (c *Controller) Act(name, action, to string) (StackStatus, error) {
+// by names who asked, for the log.
+func (c *Controller) Act(name, action, to, by string) (StackStatus, error) {
 	c.mu.Lock()
 	s, ok := c.stacks[name]
 	c.mu.Unlock()
@@ -67,7 +68,7 @@ func (c *Controller) Act(name, action, to string) (StackStatus, error) {
 		return StackStatus{}, fmt.Errorf("unknown action %q: want retry, suspend, resume or rollback", action)
 	}
 	s.update(change)
-	c.log.Info("stack "+action+" asked", "stack", name, "to", short(to))
+	c.log.Info("stack "+action+" asked", "stack", name, "to", short(to), "by", by)
 	c.Trigger()
 	return stackStatus(s.state()), nil
 }

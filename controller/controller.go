@@ -101,10 +101,11 @@ type Controller struct {
 	trusted gitsource.Commit // the last head that passed verification
 	secrets string           // the host secrets' signature this cycle
 
-	mu      sync.Mutex
-	source  SourceStatus
-	stacks  map[string]*stack
-	running string // the stack being reconciled
+	mu       sync.Mutex
+	source   SourceStatus
+	stacks   map[string]*stack
+	running  string // the stack being reconciled
+	listener *ListenerStatus
 }
 
 // SourceStatus is the Git side of the status.

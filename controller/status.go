@@ -3,12 +3,12 @@ package controller
 import (
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/berth-gitops/berth/controller/control"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/rollout"
 )
@@ -19,7 +19,33 @@ type Status struct {
 	Env     string        `json:"env,omitempty"`
 	Running bool          `json:"running"` // answered by a running controller
 	Source  *SourceStatus `json:"source,omitempty"`
-	Stacks  []StackStatus `json:"stacks"`
+	// Listener is the TCP listener's state (webhooks, health, metrics).
+	Listener *ListenerStatus `json:"listener,omitempty"`
+	Stacks   []StackStatus   `json:"stacks"`
+}
+
+// ListenerStatus is the TCP listener's state: listening, or the bind
+// error it keeps retrying after (another process holds the address).
+type ListenerStatus struct {
+	Addr      string    `json:"addr"`
+	Listening bool      `json:"listening"`
+	Error     string    `json:"error,omitempty"`
+	Since     time.Time `json:"since"`
+}
+
+// SetListener records the TCP listener's state for the status: err is
+// the bind error, nil once it listens.
+func (c *Controller) SetListener(addr string, err error) {
+	ls := &ListenerStatus{Addr: addr, Listening: err == nil, Since: time.Now()}
+	if err != nil {
+		ls.Error = err.Error()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.listener; old != nil && old.Listening == ls.Listening && old.Error == ls.Error {
+		return // keep Since: the state has not changed
+	}
+	c.listener = ls
 }
 
 // StackStatus is one stack's line in the status: its recorded state and,
@@ -35,12 +61,17 @@ func stackStatus(st store.StackState) StackStatus { return StackStatus{StackStat
 func (c *Controller) Status() Status {
 	c.mu.Lock()
 	src := c.source
+	var listener *ListenerStatus
+	if c.listener != nil {
+		l := *c.listener
+		listener = &l
+	}
 	stacks := make([]*stack, 0, len(c.stacks))
 	for _, s := range c.stacks {
 		stacks = append(stacks, s)
 	}
 	c.mu.Unlock()
-	out := Status{Host: c.o.Host, Env: c.o.Env, Running: true, Source: &src, Stacks: []StackStatus{}}
+	out := Status{Host: c.o.Host, Env: c.o.Env, Running: true, Source: &src, Listener: listener, Stacks: []StackStatus{}}
 	for _, s := range stacks {
 		s.mu.Lock()
 		st, step := s.st, s.step
@@ -78,70 +109,69 @@ func sortStacks(s []StackStatus) {
 	}
 }
 
-// Handler serves the status API:
+// ControlHandler serves the control socket: the detailed status, the
+// history and the actions. Only root, berth's user and the control group
+// reach it (see control.Serve).
 //
-//	GET /status               the Status as JSON
+//	GET /status                 the Status as JSON
 //	GET /history/STACK?limit=N  the stack's deploys, newest first
-//	GET /healthz              200 while the controller runs
-//	GET /metrics              Prometheus text format
 //	POST /stacks/STACK/ACTION   retry, suspend, resume, or rollback[?to=COMMIT]
-func (c *Controller) Handler() http.Handler {
+//	GET /healthz                200 while the controller runs
+func (c *Controller) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /metrics", c.serveMetrics)
+	mux.HandleFunc("GET /healthz", serveHealth)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, c.Status())
 	})
-	mux.HandleFunc("POST /stacks/{stack}/{action}", func(w http.ResponseWriter, r *http.Request) {
-		if !local(r) {
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "actions are only taken from this host (loopback, not through a proxy)"})
-			return
-		}
-		st, err := c.Act(r.PathValue("stack"), r.PathValue("action"), r.URL.Query().Get("to"))
-		if err != nil {
-			code := http.StatusBadRequest
-			if errors.Is(err, ErrUnknownStack) {
-				code = http.StatusNotFound
-			}
-			writeJSON(w, code, map[string]string{"error": err.Error()})
-			return
-		}
-		writeJSON(w, http.StatusAccepted, st)
-	})
-	mux.HandleFunc("GET /history/{stack}", func(w http.ResponseWriter, r *http.Request) {
-		limit, err := queryLimit(r)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-			return
-		}
-		h, err := c.o.Store.History(r.PathValue("stack"), limit)
-		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-			return
-		}
-		if h == nil {
-			h = []store.Deploy{}
-		}
-		writeJSON(w, http.StatusOK, h)
-	})
+	mux.HandleFunc("POST /stacks/{stack}/{action}", c.serveAct)
+	mux.HandleFunc("GET /history/{stack}", c.serveHistory)
 	return mux
 }
 
-// local reports whether a request comes from this host itself and not
-// through a reverse proxy: the listen address must take the Git hosts'
-// webhooks, but only a person on the host may roll a stack back.
-func local(r *http.Request) bool {
-	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" || r.Header.Get("X-Real-Ip") != "" {
-		return false
+// PublicHandler serves what the TCP listener shows anyone who reaches it:
+// GET /healthz and GET /metrics. Status, history and the actions are on
+// the control socket only.
+func (c *Controller) PublicHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", serveHealth)
+	mux.HandleFunc("GET /metrics", c.serveMetrics)
+	return mux
+}
+
+func serveHealth(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }
+
+func (c *Controller) serveAct(w http.ResponseWriter, r *http.Request) {
+	by := "an unknown peer"
+	if p, ok := control.PeerFrom(r.Context()); ok {
+		by = p.String()
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	st, err := c.Act(r.PathValue("stack"), r.PathValue("action"), r.URL.Query().Get("to"), by)
 	if err != nil {
-		return false
+		code := http.StatusBadRequest
+		if errors.Is(err, ErrUnknownStack) {
+			code = http.StatusNotFound
+		}
+		writeJSON(w, code, map[string]string{"error": err.Error()})
+		return
 	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
+	writeJSON(w, http.StatusAccepted, st)
+}
+
+func (c *Controller) serveHistory(w http.ResponseWriter, r *http.Request) {
+	limit, err := queryLimit(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	h, err := c.o.Store.History(r.PathValue("stack"), limit)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	if h == nil {
+		h = []store.Deploy{}
+	}
+	writeJSON(w, http.StatusOK, h)
 }
 
 func queryLimit(r *http.Request) (int, error) {

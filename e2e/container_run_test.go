@@ -57,7 +57,7 @@ func TestBerthRunInContainer(t *testing.T) {
 		out, _ := exec.Command("docker", "logs", name).CombinedOutput()
 		t.Logf("berth container log:\n%s", out)
 	})
-	run := &berthRun{t: t, addr: addr, done: make(chan error, 1)}
+	run := &berthRun{t: t, addr: addr, socket: filepath.Join(data, "berth.sock"), done: make(chan error, 1)}
 	run.waitApplied(shop.project, first, 90*time.Second)
 	for name, ctr := range shop.containers() {
 		if ctr.State != "running" {

@@ -77,7 +77,8 @@ type berthRun struct {
 	t       testing.TB
 	args    []string
 	dataDir string
-	addr    string
+	addr    string // the TCP listener: webhooks, health, metrics
+	socket  string // the control socket: status, history, actions
 	cmd     *exec.Cmd
 	mu      sync.Mutex
 	log     bytes.Buffer
@@ -103,10 +104,13 @@ func (in *infra) startBerth(dataDir string, extra ...string) *berthRun {
 
 func startBerthArgs(t testing.TB, dataDir string, args []string) *berthRun {
 	t.Helper()
-	r := &berthRun{t: t, args: args, dataDir: dataDir, done: make(chan error, 1)}
+	r := &berthRun{t: t, args: args, dataDir: dataDir, socket: filepath.Join(dataDir, "berth.sock"), done: make(chan error, 1)}
 	for i, a := range args {
-		if a == "--listen" {
+		switch a {
+		case "--listen":
 			r.addr = args[i+1]
+		case "--control-socket":
+			r.socket = args[i+1]
 		}
 	}
 	r.cmd = exec.Command(berthBin, args...)
@@ -158,15 +162,28 @@ func (r *berthRun) kill() {
 	<-r.done
 }
 
-// status asks the running controller.
+// status asks the running controller on its control socket.
 func (r *berthRun) status() (controller.Status, error) {
 	var st controller.Status
-	res, err := http.Get("http://" + r.addr + "/status")
+	res, err := unixClient(r.socket).Get("http://berth/status")
 	if err != nil {
 		return st, err
 	}
 	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("GET /status on %s: %s", r.socket, res.Status)
+	}
 	return st, json.NewDecoder(res.Body).Decode(&st)
+}
+
+// unixClient sends every request to the Unix socket at path.
+func unixClient(path string) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		},
+		DisableKeepAlives: true, // a client per call: no idle connection left open
+	}}
 }
 
 // stackState is one stack's status, or the zero value.

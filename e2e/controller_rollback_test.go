@@ -41,7 +41,7 @@ func badWeb(s string) string {
 
 func (r *berthRun) history(stack string) []store.Deploy {
 	r.t.Helper()
-	out, _, code := runBerth(r.t, "history", stack, "--server", r.addr, "--json", "--limit", "50")
+	out, _, code := runBerth(r.t, "history", stack, "--socket", r.socket, "--json", "--limit", "50")
 	var h []store.Deploy
 	if code != 0 || json.Unmarshal([]byte(out), &h) != nil {
 		r.t.Fatalf("berth history: exit %d\n%s", code, out)
@@ -100,7 +100,7 @@ func TestControllerRollsBack(t *testing.T) {
 	}
 
 	t.Log("berth retry deploys the failed commit again (and it fails again)")
-	out, _, code := runBerth(t, "retry", shop.project, "--server", run.addr)
+	out, _, code := runBerth(t, "retry", shop.project, "--socket", run.socket)
 	if code != 0 {
 		t.Fatalf("berth retry: exit %d\n%s", code, out)
 	}
@@ -121,7 +121,7 @@ func TestControllerRollsBack(t *testing.T) {
 	in.write("shop", "compose.yaml", strings.Replace(gatedCompose, "stability: 1s", "stability: 1s\n    environment:\n      GREETING: hello", 1))
 	next := in.commit("worker greeting")
 	run.waitApplied(shop.project, next, 30*time.Second)
-	out, _, code = runBerth(t, "rollback", shop.project, "--to", good[:12], "--server", run.addr)
+	out, _, code = runBerth(t, "rollback", shop.project, "--to", good[:12], "--socket", run.socket)
 	if code != 0 || !strings.Contains(out, "pinned") {
 		t.Fatalf("berth rollback: exit %d\n%s", code, out)
 	}
@@ -135,14 +135,14 @@ func TestControllerRollsBack(t *testing.T) {
 	if s := run.stackState(shop.project); s.Applied != good {
 		t.Fatalf("a pinned stack followed the branch: %+v", s)
 	}
-	out, _, code = runBerth(t, "resume", shop.project, "--server", run.addr)
+	out, _, code = runBerth(t, "resume", shop.project, "--socket", run.socket)
 	if code != 0 {
 		t.Fatalf("berth resume: exit %d\n%s", code, out)
 	}
 	run.waitApplied(shop.project, later, 30*time.Second)
 
 	t.Log("suspend leaves the stack alone, even its drift; resume puts it back")
-	runBerth(t, "suspend", shop.project, "--server", run.addr)
+	runBerth(t, "suspend", shop.project, "--socket", run.socket)
 	run.waitFor("suspended", 10*time.Second, func() bool { return run.stackState(shop.project).State == controller.StateSuspended })
 	worker := shop.containers()[shop.name("worker", 1)]
 	shop.removeContainer(worker.ID)
@@ -150,12 +150,12 @@ func TestControllerRollsBack(t *testing.T) {
 	if _, ok := shop.containers()[shop.name("worker", 1)]; ok {
 		t.Fatal("a suspended stack's drift was corrected")
 	}
-	runBerth(t, "resume", shop.project, "--server", run.addr)
+	runBerth(t, "resume", shop.project, "--socket", run.socket)
 	run.waitFor("worker put back after resume", 30*time.Second, func() bool {
 		c, ok := shop.containers()[shop.name("worker", 1)]
 		return ok && c.State == "running"
 	})
-	out, _, _ = runBerth(t, "status", "--server", run.addr)
+	out, _, _ = runBerth(t, "status", "--socket", run.socket)
 	if !strings.Contains(out, shop.project) {
 		t.Fatalf("status:\n%s", out)
 	}

@@ -62,8 +62,8 @@ func TestControllerSecrets(t *testing.T) {
 	if !strings.Contains(s.Error, `"api_key"`) || !strings.Contains(s.Error, "app.env.tmpl") || !strings.Contains(s.Error, "line 2") {
 		t.Fatalf("the stall should name the secret, the template and its line: %q", s.Error)
 	}
-	out, _, _ := runBerth(t, "history", shop.project, "--server", run.addr, "--json")
-	st, _, _ := runBerth(t, "status", "--server", run.addr, "--json")
+	out, _, _ := runBerth(t, "history", shop.project, "--socket", run.socket, "--json")
+	st, _, _ := runBerth(t, "status", "--socket", run.socket, "--json")
 	for _, text := range []string{run.logs(), out, st} {
 		if strings.Contains(text, first) || strings.Contains(text, second) {
 			t.Fatal("a secret value reached the log, status or history")

@@ -153,11 +153,11 @@ func TestControllerFollowsBranch(t *testing.T) {
 	}
 
 	t.Log("berth status and history ask the running controller")
-	out, _, code := runBerth(t, "status", "--server", run2.addr)
+	out, _, code := runBerth(t, "status", "--socket", run2.socket)
 	if code != 0 || !strings.Contains(out, shop.project) || !strings.Contains(out, "in sync") {
 		t.Fatalf("berth status: exit %d\n%s", code, out)
 	}
-	out, _, code = runBerth(t, "history", shop.project, "--server", run2.addr, "--json")
+	out, _, code = runBerth(t, "history", shop.project, "--socket", run2.socket, "--json")
 	var hist []store.Deploy
 	if code != 0 || json.Unmarshal([]byte(out), &hist) != nil {
 		t.Fatalf("berth history --json: exit %d\n%s", code, out)
@@ -172,7 +172,7 @@ func TestControllerFollowsBranch(t *testing.T) {
 
 	t.Log("SIGTERM exits 0; status then reads the data dir")
 	run2.stop()
-	out, _, code = runBerth(t, "status", "--server", run2.addr, "--data-dir", run.dataDir)
+	out, _, code = runBerth(t, "status", "--socket", run2.socket, "--data-dir", run.dataDir)
 	if code != 0 || !strings.Contains(out, "not running") || !strings.Contains(out, shop.project) {
 		t.Fatalf("berth status from the data dir: exit %d\n%s", code, out)
 	}

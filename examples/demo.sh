@@ -65,7 +65,7 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f examples/image/app' EXIT
 want=${#stacks[@]}
 for _ in $(seq 1 120); do
-	n=$(bin/berth status --server "$listen" 2>/dev/null | grep -c ' in sync ' || true)
+	n=$(bin/berth status --data-dir "$work/data" 2>/dev/null | grep -c ' in sync ' || true)
 	[ "$n" -ge "$want" ] && break
 	if ! kill -0 $pid 2>/dev/null; then
 		cat "$work/berth.log" >&2
@@ -75,8 +75,8 @@ for _ in $(seq 1 120); do
 	sleep 1
 done
 cat "$work/berth.log"
-bin/berth status --server "$listen"
-[ "$(bin/berth status --server "$listen" | grep -c ' in sync ')" -ge "$want" ] ||
+bin/berth status --data-dir "$work/data"
+[ "$(bin/berth status --data-dir "$work/data" | grep -c ' in sync ')" -ge "$want" ] ||
 	{ echo "not every stack is in sync" >&2; exit 1; }
 kill -TERM $pid
 wait $pid

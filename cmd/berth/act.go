@@ -76,28 +76,24 @@ stack there: it stops following the branch, as status shows, until
 	return cmd
 }
 
-// act posts an action to the running controller.
+// act posts an action to the running controller's control socket.
 func (r *reader) act(ctx context.Context, stack, action, to string) (controller.StackStatus, error) {
 	var st controller.StackStatus
 	if err := r.resolve(); err != nil {
 		return st, &exitError{code: 2, err: err}
 	}
-	if r.server == "" {
-		return st, &exitError{code: 2, err: fmt.Errorf("%s needs the running controller: its status server is off (listen)", action)}
-	}
-	u := fmt.Sprintf("%s/stacks/%s/%s", strings.TrimRight(r.server, "/"), url.PathEscape(stack), action)
+	path := fmt.Sprintf("/stacks/%s/%s", url.PathEscape(stack), action)
 	if to != "" {
-		u += "?to=" + url.QueryEscape(to)
+		path += "?to=" + url.QueryEscape(to)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
-	if err != nil {
-		return st, &exitError{code: 2, err: err}
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return st, &exitError{code: 1, err: fmt.Errorf("%s needs the running controller, and none answers at %s: %v", action, r.server, err)}
+	res, ok, err := r.do(ctx, http.MethodPost, path)
+	switch {
+	case err != nil:
+		return st, &exitError{code: 1, err: fmt.Errorf("%s %s: %w", action, stack, err)}
+	case !ok:
+		return st, &exitError{code: 1, err: fmt.Errorf("%s needs the running controller, and none answers at %s (set --socket or the config's control.socket)", action, r.socket)}
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
@@ -121,7 +117,7 @@ func (r *reader) waitPinned(ctx context.Context, stack, commit string, timeout t
 			return controller.StackStatus{}, &exitError{code: 1, err: err}
 		}
 		if !ok {
-			return controller.StackStatus{}, &exitError{code: 1, err: fmt.Errorf("the controller at %s stopped answering", r.server)}
+			return controller.StackStatus{}, &exitError{code: 1, err: fmt.Errorf("the controller at %s stopped answering", r.socket)}
 		}
 		for _, s := range st.Stacks {
 			if s.Stack != stack {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/berth-gitops/berth/controller"
 	"github.com/berth-gitops/berth/controller/commitstatus"
 	"github.com/berth-gitops/berth/controller/config"
+	"github.com/berth-gitops/berth/controller/control"
 	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/controller/webhook"
@@ -48,6 +48,9 @@ variables, variables over the file.`,
 }
 
 func runController(ctx context.Context, g *globals, cfg config.Config) error {
+	if err := checkPaths(cfg); err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	sched, err := config.ParseSchedule(cfg.Poll)
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -55,9 +58,6 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 	src, err := sourceOptions(cfg, g)
 	if err != nil {
 		return &exitError{code: 2, err: err}
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("data dir: %w", err)}
 	}
 	db, err := store.Open(filepath.Join(cfg.DataDir, "berth.db"))
 	if err != nil {
@@ -116,11 +116,12 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	stopServer, err := serveStatus(g, cfg.ListenAddr(), handler(cfg, sec, g, ctl))
+	stopControl, err := serveControl(g, cfg, ctl)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	defer stopServer()
+	defer stopControl()
+	defer serveTCP(g, cfg, handler(cfg, sec, g, ctl), ctl)()
 	return ctl.Run(ctx)
 }
 
@@ -162,28 +163,60 @@ func refName(cfg config.Config) string {
 	return "branch " + cfg.Branch
 }
 
-// serveStatus starts the HTTP server on addr ("" serves nothing) and returns
-// its stop function.
-func serveStatus(g *globals, addr string, h http.Handler) (func(), error) {
-	if addr == "" {
-		return func() {}, nil
+// checkPaths refuses to start on folders and files another user could
+// change under berth, and makes the data dir (0700) when missing.
+func checkPaths(cfg config.Config) error {
+	errs := []error{
+		control.CheckDir("data dir", cfg.DataDir, true),
+		control.CheckDir("secrets dir", cfg.SecretsDir, false),
 	}
-	ln, err := net.Listen("tcp", addr)
+	if sockDir := filepath.Dir(cfg.ControlSocket()); sockDir != filepath.Clean(cfg.DataDir) {
+		errs = append(errs, control.CheckDir("the control socket's folder", sockDir, true))
+	}
+	for _, f := range cfg.TrustedFiles() {
+		errs = append(errs, control.CheckFile(f.Key, f.Path))
+	}
+	return errors.Join(errs...)
+}
+
+// serveControl serves status, history and the actions on the control
+// socket, and returns its stop function.
+func serveControl(g *globals, cfg config.Config, ctl *controller.Controller) (func(), error) {
+	gid, err := cfg.ControlGID()
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
+		return nil, err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
+	sock, err := control.Listen(cfg.ControlSocket(), gid)
+	if err != nil {
+		return nil, err
+	}
+	return control.Serve(sock, ctl.ControlHandler(), control.Access{UID: os.Geteuid(), GID: gid}, g.logger), nil
+}
+
+// serveTCP runs the listen server (webhooks, health, metrics) until the
+// returned stop function is called. A taken address does not stop berth:
+// the server binds again with backoff, and the status shows the error.
+func serveTCP(g *globals, cfg config.Config, h http.Handler, ctl *controller.Controller) (stop func()) {
+	addr := cfg.ListenAddr()
+	if addr == "" {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	tcp := &control.TCP{
+		Addr:    addr,
+		Handler: control.AllowedHosts(addr, cfg.AllowedHosts).Guard(h),
+		Logger:  g.logger.With("server", "listen"),
+		Report:  func(err error) { ctl.SetListener(addr, err) },
+	}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			g.logger.Error("status server", "error", err)
-		}
+		defer close(done)
+		tcp.Run(ctx)
 	}()
-	g.logger.Info("status server listening", "addr", ln.Addr().String())
 	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}, nil
+		cancel()
+		<-done
+	}
 }
 
 // newNotifier sends the controller's events to the configured sinks: chat
@@ -227,7 +260,8 @@ func newNotifier(cfg config.Config, sec config.Secrets, g *globals) (*notify.Not
 	return notify.New(notify.Options{Sinks: sinks, Logger: g.logger}), nil
 }
 
-// handler is the HTTP server's: status, and the webhooks that are on.
+// handler is the listen server's: health, metrics, and the webhooks that
+// are on.
 func handler(cfg config.Config, sec config.Secrets, g *globals, ctl *controller.Controller) http.Handler {
 	wc := webhook.Config{
 		GitHubSecret: []byte(sec.GitHubWebhookSecret), GiteaSecret: []byte(sec.GiteaWebhookSecret),
@@ -241,10 +275,10 @@ func handler(cfg config.Config, sec config.Secrets, g *globals, ctl *controller.
 		wc.Branch = cfg.Branch
 	}
 	if !wc.Enabled() {
-		return ctl.Handler()
+		return ctl.PublicHandler()
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", ctl.Handler())
+	mux.Handle("/", ctl.PublicHandler())
 	mux.Handle("/hooks/", webhook.New(wc, func(string) { ctl.Trigger() }))
 	return mux
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,21 +23,21 @@ import (
 	"github.com/berth-gitops/berth/controller/store"
 )
 
-// reader finds the controller's state: the running controller's server,
-// or the data dir when none answers.
+// reader finds the controller's state: the running controller's control
+// socket, or the data dir when none answers.
 type reader struct {
-	server, dataDir, configFile string
+	socket, dataDir, configFile string
 	json                        bool
 }
 
 func (r *reader) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&r.server, "server", "", "the running controller's address (default: listen from the config, 127.0.0.1:9300)")
+	cmd.Flags().StringVar(&r.socket, "socket", "", "the running controller's control socket (default: control.socket from the config, DATA_DIR/berth.sock)")
 	cmd.Flags().StringVar(&r.dataDir, "data-dir", "", "the data dir to read when no controller answers (default: data_dir from the config, /var/lib/berth)")
 	cmd.Flags().StringVar(&r.configFile, "config", "", "the config file of `berth run` (also BERTH_CONFIG)")
 	cmd.Flags().BoolVar(&r.json, "json", false, "print JSON")
 }
 
-// resolve fills the server and data dir from the config file and BERTH_*
+// resolve fills the socket and data dir from the config file and BERTH_*
 // variables when the flags leave them out.
 func (r *reader) resolve() error {
 	cfg := config.Default()
@@ -52,37 +54,64 @@ func (r *reader) resolve() error {
 	if err := cfg.ApplyEnv(os.Getenv); err != nil {
 		return err
 	}
-	if r.server == "" {
-		r.server = cfg.ListenAddr()
-	}
-	if r.server != "" && !strings.Contains(r.server, "://") {
-		r.server = "http://" + r.server
-	}
 	if r.dataDir == "" {
 		r.dataDir = cfg.DataDir
+	} else if cfg.Control.Socket == "" {
+		cfg.DataDir = r.dataDir // the socket is in the data dir given
+	}
+	if r.socket == "" {
+		r.socket = cfg.ControlSocket()
 	}
 	return nil
 }
 
+// errNoAccess is a control socket that refuses this user.
+var errNoAccess = errors.New("the control socket is for root, berth's user and the members of control.group: run this as one of them (sudo)")
+
+// do sends a request over the control socket; ok is false when nothing
+// answers there.
+func (r *reader) do(ctx context.Context, method, path string) (res *http.Response, ok bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://berth"+path, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	res, err = socketClient(r.socket).Do(req)
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return nil, true, fmt.Errorf("%s: permission denied; %w", r.socket, errNoAccess)
+	case err != nil:
+		return nil, false, nil // not running
+	case res.StatusCode == http.StatusForbidden:
+		res.Body.Close()
+		return nil, true, fmt.Errorf("%s: refused; %w", r.socket, errNoAccess)
+	}
+	return res, true, nil
+}
+
+// socketClient is an HTTP client whose every request goes to the Unix
+// socket at path.
+func socketClient(path string) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+		DisableKeepAlives: true, // each call makes its own client
+	}}
+}
+
 // get asks the running controller; ok is false when none answers.
 func (r *reader) get(ctx context.Context, path string, v any) (ok bool, err error) {
-	if r.server == "" {
-		return false, nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(r.server, "/")+path, nil)
-	if err != nil {
-		return false, err
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false, nil // not running: read the data dir
+	res, ok, err := r.do(ctx, http.MethodGet, path)
+	if !ok || err != nil {
+		return ok, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
-		return true, fmt.Errorf("%s%s: %s: %s", r.server, path, res.Status, strings.TrimSpace(string(body)))
+		return true, fmt.Errorf("%s %s: %s: %s", r.socket, path, res.Status, strings.TrimSpace(string(body)))
 	}
 	return true, json.NewDecoder(res.Body).Decode(v)
 }
@@ -105,8 +134,12 @@ func read[T any](ctx context.Context, r *reader, path string, fromStore func(*st
 
 func (r *reader) openStore() (*store.Store, error) {
 	path := filepath.Join(r.dataDir, "berth.db")
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no controller answers at %s and the data dir %s has no state (has berth run ever run here?)", r.server, r.dataDir)
+	_, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return nil, fmt.Errorf("no controller answers at %s, and the data dir %s is not readable by you: the state is for root and berth's user; run this as one of them (sudo)", r.socket, r.dataDir)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("no controller answers at %s and the data dir %s has no state (has berth run ever run here?)", r.socket, r.dataDir)
 	}
 	return store.OpenReadOnly(path)
 }
@@ -153,6 +186,13 @@ func printStatus(w io.Writer, st controller.Status) {
 			fmt.Fprintf(w, "error:      %s (%d failures in a row)\n", src.Error, src.Failures)
 		}
 		fmt.Fprintln(w)
+	}
+	if l := st.Listener; l != nil {
+		if l.Listening {
+			fmt.Fprintf(w, "listen:     %s\n\n", l.Addr)
+		} else {
+			fmt.Fprintf(w, "listen:     %s NOT LISTENING (binding again with backoff for %s): %s\n\n", l.Addr, ago(l.Since), l.Error)
+		}
 	}
 	if len(st.Stacks) == 0 {
 		fmt.Fprintln(w, "no stacks deployed yet")

@@ -12,7 +12,9 @@ package config
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -53,7 +55,8 @@ type Config struct {
 	// AgeKeyFile holds the age identities that decrypt the stacks' sops
 	// files; when no layer sets it, SOPS_AGE_KEY_FILE is used, as by sops.
 	AgeKeyFile string `yaml:"age_key_file"`
-	// Listen is the status server's host:port; "" or "off" disables it.
+	// Listen is the host:port of the server for webhooks, health and
+	// metrics; "" or "off" disables it.
 	Listen string `yaml:"listen"`
 	// Poll is a Go duration or a cron spec; see ParseSchedule.
 	Poll  string `yaml:"poll"`
@@ -77,6 +80,44 @@ type Config struct {
 	// paths granted to stacks and the accepted exceptions. It is never
 	// read from the repository.
 	Policy policy.Settings `yaml:"policy"`
+	// Control is the control socket: status, history and the actions.
+	Control Control `yaml:"control"`
+	// AllowedHosts are the host names the listen server answers to, on
+	// top of the loopback names and the listen address's host.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+}
+
+// Control places the control socket and says which group may use it
+// besides root and berth's user.
+type Control struct {
+	// Socket is the socket's path; default DATA_DIR/berth.sock.
+	Socket string `yaml:"socket"`
+	// Group is a group name or gid; empty means none (mode 0600).
+	Group string `yaml:"group"`
+}
+
+// ControlSocket is the control socket's path.
+func (c Config) ControlSocket() string {
+	if c.Control.Socket != "" {
+		return c.Control.Socket
+	}
+	return filepath.Join(c.DataDir, "berth.sock")
+}
+
+// ControlGID is the control group's gid, or -1 when none is set.
+func (c Config) ControlGID() (int, error) {
+	g := c.Control.Group
+	if g == "" {
+		return -1, nil
+	}
+	if n, err := strconv.Atoi(g); err == nil && n >= 0 {
+		return n, nil
+	}
+	grp, err := user.LookupGroup(g)
+	if err != nil {
+		return -1, fmt.Errorf("control.group: no group %q on this host", g)
+	}
+	return strconv.Atoi(grp.Gid)
 }
 
 // Git is how to reach and trust the repository. Every secret is a file path.
@@ -157,7 +198,7 @@ func (c Config) RenderDir(stack string) string {
 	return filepath.Join(c.DataDir, "rendered", stack)
 }
 
-// ListenAddr is the status server's address, or "" when it is disabled.
+// ListenAddr is the listen server's address, or "" when it is disabled.
 func (c Config) ListenAddr() string {
 	if c.Listen == "off" {
 		return ""

@@ -46,6 +46,9 @@ package config
 //	BERTH_COMMIT_STATUS_REPO             commit_status.repo
 //	BERTH_STATUS_URL                     status_url
 //	BERTH_POLICY_PROFILE                 policy.profile
+//	BERTH_CONTROL_SOCKET                 control.socket
+//	BERTH_CONTROL_GROUP                  control.group
+//	BERTH_ALLOWED_HOSTS                  allowed_hosts (comma-separated)
 //
 // Each variable is BERTH_ and its flag's name in capitals.
 func (c *Config) ApplyEnv(getenv func(string) string) error {

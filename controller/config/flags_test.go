@@ -99,9 +99,9 @@ func TestFlagsAndVariables(t *testing.T) {
 	BindFlags(fs)
 	var flags []string
 	fs.VisitAll(func(f *pflag.Flag) { flags = append(flags, f.Name) })
-	wantFlags := []string{"age-key-file", "bitbucket-webhook-secret-file", "branch", "commit", "commit-status-owner",
+	wantFlags := []string{"age-key-file", "allowed-hosts", "bitbucket-webhook-secret-file", "branch", "commit", "commit-status-owner",
 		"commit-status-provider", "commit-status-repo", "commit-status-token-file", "commit-status-url", "config",
-		"data-dir", "drift", "env", "generic-webhook-secret-file", "git-known-hosts-file", "git-password-file",
+		"control-group", "control-socket", "data-dir", "drift", "env", "generic-webhook-secret-file", "git-known-hosts-file", "git-password-file",
 		"git-ssh-key-file", "git-token-file", "git-username", "gitea-webhook-secret-file", "github-webhook-secret-file",
 		"gitlab-webhook-token-file", "host", "listen", "notify-discord-url-file", "notify-slack-url-file",
 		"notify-teams-url-file", "notify-webhook-secret-file", "notify-webhook-url", "path", "policy-profile", "poll", "repo", "secrets-dir",
@@ -122,7 +122,8 @@ func TestFlagsAndVariables(t *testing.T) {
 		"BERTH_NOTIFY_DISCORD_URL_FILE", "BERTH_NOTIFY_TEAMS_URL_FILE", "BERTH_NOTIFY_WEBHOOK_URL",
 		"BERTH_NOTIFY_WEBHOOK_SECRET_FILE", "BERTH_COMMIT_STATUS_PROVIDER", "BERTH_COMMIT_STATUS_TOKEN_FILE",
 		"BERTH_COMMIT_STATUS_URL", "BERTH_COMMIT_STATUS_OWNER", "BERTH_COMMIT_STATUS_REPO", "BERTH_STATUS_URL",
-		"BERTH_POLICY_PROFILE"}
+		"BERTH_POLICY_PROFILE",
+		"BERTH_CONTROL_SOCKET", "BERTH_CONTROL_GROUP", "BERTH_ALLOWED_HOSTS"}
 	if !reflect.DeepEqual(vars, wantVars) {
 		t.Errorf("variables = %q\nwant %q", vars, wantVars)
 	}

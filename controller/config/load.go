@@ -77,7 +77,7 @@ func (c *Config) absPaths(base string) {
 		&c.Webhooks.GitHubSecretFile, &c.Webhooks.GiteaSecretFile, &c.Webhooks.GitLabTokenFile,
 		&c.Webhooks.BitbucketSecretFile, &c.Webhooks.GenericSecretFile,
 		&c.Notify.SlackURLFile, &c.Notify.DiscordURLFile, &c.Notify.TeamsURLFile, &c.Notify.WebhookSecretFile,
-		&c.CommitStatus.TokenFile} {
+		&c.CommitStatus.TokenFile, &c.Control.Socket} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -99,7 +99,7 @@ func yamlError(err error) error {
 		if m := unknownField.FindStringSubmatch(msg); m != nil {
 			prefix := map[string]string{"Git": "git.", "Webhooks": "webhooks.", "Notify": "notify.",
 				"CommitStatus": "commit_status.", "Settings": "policy.", "HostPath": "policy.host_paths[].",
-				"StackSettings": "policy.stacks.*.", "Exception": "policy.exceptions[]."}[m[3]]
+				"StackSettings": "policy.stacks.*.", "Exception": "policy.exceptions[].", "Control": "control."}[m[3]]
 			msg = fmt.Sprintf("line %s: unknown key %q", m[1], prefix+m[2])
 		}
 		errs = append(errs, errors.New(msg))

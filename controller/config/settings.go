@@ -17,6 +17,8 @@ type setting struct {
 	str func(*Config) *string
 	bln func(*Config) *bool
 	dur func(*Config) *Duration
+	// list is comma-separated in variables and flags.
+	list func(*Config) *[]string
 }
 
 var settings = []setting{
@@ -30,7 +32,7 @@ var settings = []setting{
 	{key: "data_dir", flag: "data-dir", usage: "folder for the clone, the stacks and the state", str: func(c *Config) *string { return &c.DataDir }},
 	{key: "secrets_dir", flag: "secrets-dir", usage: `folder of host secrets, one file per secret, for {{ secret "NAME" }} in env templates`, str: func(c *Config) *string { return &c.SecretsDir }},
 	{key: "age_key_file", flag: "age-key-file", usage: "age identity file that decrypts the stacks' sops files (default: $SOPS_AGE_KEY_FILE)", str: func(c *Config) *string { return &c.AgeKeyFile }},
-	{key: "listen", flag: "listen", usage: `status server address; "" or "off" disables it`, str: func(c *Config) *string { return &c.Listen }},
+	{key: "listen", flag: "listen", usage: `address of the server for webhooks, /healthz and /metrics; "" or "off" disables it`, str: func(c *Config) *string { return &c.Listen }},
 	{key: "poll", flag: "poll", usage: `poll schedule: a duration (1m) or cron spec ("*/5 * * * *", "@hourly")`, str: func(c *Config) *string { return &c.Poll }},
 	{key: "drift", flag: "drift", usage: "on drift: correct or warn", str: func(c *Config) *string { return &c.Drift }},
 	{key: "shallow", flag: "shallow", usage: "depth-1 clone and fetches", bln: func(c *Config) *bool { return &c.Shallow }},
@@ -59,6 +61,9 @@ var settings = []setting{
 	{key: "commit_status.repo", flag: "commit-status-repo", usage: "repository name for commit statuses (default: from --repo)", str: func(c *Config) *string { return &c.CommitStatus.Repo }},
 	{key: "status_url", flag: "status-url", usage: "status page linked from commit statuses and notifications", str: func(c *Config) *string { return &c.StatusURL }},
 	{key: "policy.profile", flag: "policy-profile", usage: "host policy profile for the stacks: baseline, restricted or privileged", str: func(c *Config) *string { return &c.Policy.Profile }},
+	{key: "control.socket", flag: "control-socket", usage: "control socket for status, history and actions (default: DATA_DIR/berth.sock)", str: func(c *Config) *string { return &c.Control.Socket }},
+	{key: "control.group", flag: "control-group", usage: "group (name or gid) that may use the control socket besides root and berth's user", str: func(c *Config) *string { return &c.Control.Group }},
+	{key: "allowed_hosts", flag: "allowed-hosts", usage: "comma-separated host names the listen server answers to, besides localhost, 127.0.0.1, ::1 and the listen address's host", list: func(c *Config) *[]string { return &c.AllowedHosts }},
 }
 
 func (s setting) env() string {
@@ -82,6 +87,14 @@ func (s setting) set(c *Config, v string) error {
 			return fmt.Errorf("%q is not a duration (like 1s or 500ms)", v)
 		}
 		*s.dur(c) = Duration{d}
+	case s.list != nil:
+		var l []string
+		for _, v := range strings.Split(v, ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				l = append(l, v)
+			}
+		}
+		*s.list(c) = l
 	default:
 		*s.str(c) = v
 	}

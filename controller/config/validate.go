@@ -71,6 +71,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Git.problems()...)
 	errs = append(errs, c.integrationProblems()...)
 	errs = append(errs, c.PolicyProblems()...)
+	errs = append(errs, c.controlProblems()...)
 	return errors.Join(errs...)
 }
 

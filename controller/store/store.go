@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -92,6 +93,12 @@ func Open(path string) (*Store, error) {
 	db, err := open(path, false)
 	if err != nil {
 		return nil, err
+	}
+	// A file made by hand or by an older berth may be wider: the history
+	// holds the stacks' errors, for berth's user only.
+	if err := os.Chmod(path, 0o600); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketStacks, bucketHistory} {
