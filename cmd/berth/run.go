@@ -99,7 +99,7 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		Env:        cfg.Env,
 		StacksDir:  filepath.Join(cfg.DataDir, "stacks"),
 		RenderRoot: filepath.Join(cfg.DataDir, "rendered"),
-		SecretsDir: cfg.SecretsDir,
+		SecretsDir: cfg.SecretsDir, SharedSecrets: cfg.SharedSecrets,
 		AgeKeyFile: cfg.AgeKeyFile,
 		DriftWarn:  cfg.Drift == config.DriftWarn,
 		Settle:     cfg.Settle.Duration,

@@ -71,6 +71,10 @@ type Config struct {
 	// StatusURL links to a status page from commit statuses and
 	// notifications.
 	StatusURL string `yaml:"status_url"`
+	// SharedSecrets are path.Match patterns of the host secrets at the top
+	// of SecretsDir that every stack may read; by default none: a stack
+	// reads its own secrets in SecretsDir/<stack>/.
+	SharedSecrets []string `yaml:"shared_secrets"`
 }
 
 // Git is how to reach and trust the repository. Every secret is a file path.

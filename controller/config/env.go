@@ -45,6 +45,7 @@ package config
 //	BERTH_COMMIT_STATUS_OWNER            commit_status.owner
 //	BERTH_COMMIT_STATUS_REPO             commit_status.repo
 //	BERTH_STATUS_URL                     status_url
+//	BERTH_SHARED_SECRETS                 shared_secrets (comma-separated)
 //
 // Each variable is BERTH_ and its flag's name in capitals.
 func (c *Config) ApplyEnv(getenv func(string) string) error {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 )
@@ -28,6 +29,8 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 			fs.Bool(s.flag, *s.bln(&d), usage)
 		case s.dur != nil:
 			fs.Duration(s.flag, s.dur(&d).Duration, usage)
+		case s.list != nil:
+			fs.String(s.flag, strings.Join(*s.list(&d), ","), usage)
 		default:
 			fs.String(s.flag, *s.str(&d), usage)
 		}

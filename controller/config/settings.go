@@ -17,6 +17,9 @@ type setting struct {
 	str func(*Config) *string
 	bln func(*Config) *bool
 	dur func(*Config) *Duration
+	// list is a comma-separated list on the command line and in the
+	// environment, a YAML list in the file.
+	list func(*Config) *[]string
 }
 
 var settings = []setting{
@@ -58,6 +61,7 @@ var settings = []setting{
 	{key: "commit_status.owner", flag: "commit-status-owner", usage: "repository owner for commit statuses (default: from --repo)", str: func(c *Config) *string { return &c.CommitStatus.Owner }},
 	{key: "commit_status.repo", flag: "commit-status-repo", usage: "repository name for commit statuses (default: from --repo)", str: func(c *Config) *string { return &c.CommitStatus.Repo }},
 	{key: "status_url", flag: "status-url", usage: "status page linked from commit statuses and notifications", str: func(c *Config) *string { return &c.StatusURL }},
+	{key: "shared_secrets", flag: "shared-secrets", usage: `comma-separated patterns (path.Match) of host secrets every stack may read from the secrets dir's top level; a stack reads its own in SECRETS_DIR/STACK/ (default: none)`, list: func(c *Config) *[]string { return &c.SharedSecrets }},
 }
 
 func (s setting) env() string {
@@ -81,6 +85,14 @@ func (s setting) set(c *Config, v string) error {
 			return fmt.Errorf("%q is not a duration (like 1s or 500ms)", v)
 		}
 		*s.dur(c) = Duration{d}
+	case s.list != nil:
+		var out []string
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+		*s.list(c) = out
 	default:
 		*s.str(c) = v
 	}
