@@ -32,8 +32,10 @@ const (
 
 var trustCanaries = []string{canarySecret, canarySops, canaryEnvFile, canaryOSEnv, canaryLog}
 
-// trustCompose uses every way in: a host secret through an env template, a
-// sops env file, a plain env file and a process variable in interpolation.
+// trustCompose uses every way in: a host secret through an env template
+// (into the environment, and interpolated into a label), a sops env file, a
+// plain env file and a process variable in interpolation (into the
+// environment and a label, which berth config does not mask).
 const trustCompose = `services:
   web:
     image: @IMAGE@
@@ -42,6 +44,9 @@ const trustCompose = `services:
     environment:
       FROM_OSENV: ${TRUST_OSENV_CANARY:-unset}
       HEALTHY: "@HEALTHY@"
+    labels:
+      dev.example.osenv: ${TRUST_OSENV_CANARY:-unset}
+      dev.example.token: ${TMPL_TOKEN}
     healthcheck:
       test: ["CMD", "/app", "health"]
       interval: 500ms
@@ -129,6 +134,7 @@ func TestTrustValues(t *testing.T) {
 	}
 	in.write("app", "compose.yaml", trustStack("berthtest/app:1.0", true))
 	in.write("app", "app.env.tmpl", "API_TOKEN={{ secret \"api_token\" }}\n")
+	in.write("app", ".env.tmpl", "TMPL_TOKEN={{ secret \"api_token\" }}\n")
 	in.write("app", "app.sops.env", string(sopsEnv))
 	in.write("app", "plain.env", "APP_BANNER="+canaryEnvFile+"\n")
 	good := in.commit("app with a secret in every way")
