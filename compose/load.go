@@ -47,8 +47,9 @@ type LoadOptions struct {
 	// reads only shared secrets.
 	Stack string
 	// SharedSecrets are path.Match patterns of the secrets at the top of
-	// SecretsDir that the stack may read when its own folder lacks them.
-	// None by default: a template of one stack cannot read another's.
+	// SecretsDir that the stack may read when its own folder lacks them:
+	// NAME for every stack, STACK/NAME for one. None by default: a
+	// template of one stack cannot read another's.
 	SharedSecrets []string
 	// AgeKeyFile holds the age identities that decrypt sops files. Callers
 	// fall back to SOPS_AGE_KEY_FILE themselves: Load reads no variable.

@@ -73,6 +73,12 @@ func TestSecretsPerStack(t *testing.T) {
 	if strings.Contains(err.Error(), "shared-smtp") {
 		t.Errorf("the error shows the value: %v", err)
 	}
+	s.o.SharedSecrets = []string{"billing/smtp_*"}
+	if _, err := Load(context.Background(), s.o); err == nil {
+		t.Fatal("a pattern for another stack let this one read a shared secret")
+	}
+	s.o.SharedSecrets = []string{"shop/smtp_*"}
+	s.load(t)
 	s.o.SharedSecrets = []string{"smtp_*"}
 	p := s.load(t)
 	if a, b := env(t, p, "web", "A"), env(t, p, "web", "B"); a != "own-value" || b != "shared-smtp" {

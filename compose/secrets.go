@@ -415,10 +415,16 @@ func (r *renderer) readSecret(name string) ([]byte, error) {
 	return b, secretReadError(name, err)
 }
 
-// shared reports whether the host lets the stack read a shared secret.
+// shared reports whether the host lets the stack read a shared secret: a
+// pattern without '/' matches the secret's name for every stack, one with
+// it matches STACK/NAME ("shop/smtp_password", "*/registry_token").
 func (r *renderer) shared(name string) bool {
 	for _, p := range r.o.SharedSecrets {
-		if ok, _ := path.Match(p, name); ok {
+		subject := name
+		if strings.Contains(p, "/") {
+			subject = r.o.Stack + "/" + name
+		}
+		if ok, _ := path.Match(p, subject); ok {
 			return true
 		}
 	}

@@ -72,8 +72,8 @@ type Config struct {
 	// notifications.
 	StatusURL string `yaml:"status_url"`
 	// SharedSecrets are path.Match patterns of the host secrets at the top
-	// of SecretsDir that every stack may read; by default none: a stack
-	// reads its own secrets in SecretsDir/<stack>/.
+	// of SecretsDir that stacks may read: NAME for every stack, STACK/NAME
+	// for one. By default none: a stack reads its own in SecretsDir/<stack>/.
 	SharedSecrets []string `yaml:"shared_secrets"`
 }
 

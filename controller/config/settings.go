@@ -61,7 +61,7 @@ var settings = []setting{
 	{key: "commit_status.owner", flag: "commit-status-owner", usage: "repository owner for commit statuses (default: from --repo)", str: func(c *Config) *string { return &c.CommitStatus.Owner }},
 	{key: "commit_status.repo", flag: "commit-status-repo", usage: "repository name for commit statuses (default: from --repo)", str: func(c *Config) *string { return &c.CommitStatus.Repo }},
 	{key: "status_url", flag: "status-url", usage: "status page linked from commit statuses and notifications", str: func(c *Config) *string { return &c.StatusURL }},
-	{key: "shared_secrets", flag: "shared-secrets", usage: `comma-separated patterns (path.Match) of host secrets every stack may read from the secrets dir's top level; a stack reads its own in SECRETS_DIR/STACK/ (default: none)`, list: func(c *Config) *[]string { return &c.SharedSecrets }},
+	{key: "shared_secrets", flag: "shared-secrets", usage: `comma-separated patterns (path.Match) of the secrets at the top of the secrets dir that stacks may read: NAME for every stack, STACK/NAME for one; a stack reads its own in SECRETS_DIR/STACK/ (default: none)`, list: func(c *Config) *[]string { return &c.SharedSecrets }},
 }
 
 func (s setting) env() string {

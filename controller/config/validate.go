@@ -49,8 +49,8 @@ func (c *Config) Validate() error {
 		add("secrets_dir: %q %s", c.SecretsDir, msg)
 	}
 	for i, p := range c.SharedSecrets {
-		if _, err := path.Match(p, "x"); err != nil || strings.Contains(p, "/") {
-			add("shared_secrets[%d]: %q is not a pattern of secret names (path.Match, no '/')", i, p)
+		if _, err := path.Match(p, "x"); err != nil || strings.Count(p, "/") > 1 {
+			add("shared_secrets[%d]: %q is not a pattern of secret names: NAME or STACK/NAME (path.Match)", i, p)
 		}
 	}
 	if c.AgeKeyFile != "" {
