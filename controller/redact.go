@@ -58,17 +58,22 @@ func (h *redactHandler) WithGroup(name string) slog.Handler {
 }
 
 // attr redacts an attribute's value as the handler would print it: an
-// error, a Stringer or any other value becomes its redacted text.
+// error, a Stringer or any other value that holds a value becomes its
+// redacted text; anything else is left as it is.
 func (h *redactHandler) attr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
 		return slog.String(a.Key, h.r.String(v.String()))
 	case slog.KindAny:
+		text := v.String()
 		if e, ok := v.Any().(error); ok {
-			return slog.String(a.Key, h.r.String(e.Error()))
+			text = e.Error()
 		}
-		return slog.String(a.Key, h.r.String(v.String()))
+		if red := h.r.String(text); red != text {
+			return slog.String(a.Key, red)
+		}
+		return slog.Attr{Key: a.Key, Value: v}
 	case slog.KindGroup:
 		as := v.Group()
 		red := make([]any, len(as))
@@ -77,5 +82,5 @@ func (h *redactHandler) attr(a slog.Attr) slog.Attr {
 		}
 		return slog.Group(a.Key, red...)
 	}
-	return a
+	return slog.Attr{Key: a.Key, Value: v}
 }
