@@ -178,7 +178,8 @@ func TestTrustValues(t *testing.T) {
 	})
 	run.waitFor("notifications and commit statuses sent", 30*time.Second, func() bool {
 		text, _ := sink.text()
-		return strings.Contains(text, failed) && strings.Contains(text, stalled)
+		return strings.Contains(text, "POST /notify") && strings.Contains(text, "/statuses/"+failed) &&
+			strings.Contains(text, "/statuses/"+stalled) && strings.Contains(text, `"commit":"`+stalled)
 	})
 
 	outputs := map[string]string{"berth run log (json)": run.logs()}
