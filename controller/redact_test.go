@@ -31,7 +31,7 @@ func TestStackTextsAreRedacted(t *testing.T) {
 		log: logger, metrics: newMetrics(), stacks: map[string]*stack{}}
 	s := c.newStack(store.StackState{Stack: "shop"})
 	s.red.Add(value)
-	jsonLog := redactLogger(slog.New(slog.NewJSONHandler(&js, nil)), s.red).With("stack", "shop", "at", "x "+value)
+	jsonLog := s.red.Logger(slog.New(slog.NewJSONHandler(&js, nil))).With("stack", "shop", "at", "x "+value)
 
 	err = errors.New(`engine: invalid env "DB_PASSWORD=` + value + `"`)
 	head := gitsource.Commit{Hash: "0123456789abcdef0123456789abcdef01234567", Author: "a", Message: "m"}

@@ -85,7 +85,7 @@ type loaded struct {
 func (c *Controller) newStack(st store.StackState) *stack {
 	red := &compose.Redactor{}
 	return &stack{c: c, name: st.Stack, st: st, dir: filepath.Join(c.o.StacksDir, st.Stack),
-		log: redactLogger(c.log.With("stack", st.Stack), red), red: red}
+		log: red.Logger(c.log.With("stack", st.Stack)), red: red}
 }
 
 func (s *stack) state() store.StackState {

@@ -287,7 +287,7 @@ back and apply exits 1.`,
 				stability = -1 // only check that it runs
 			}
 			start := time.Now()
-			log := g.logger.With("stack", p.Name)
+			log := f.red.Logger(g.logger).With("stack", p.Name)
 			res, err := rollout.Run(cmd.Context(), st.engine, p, st.desired, pl, rollout.Options{
 				Logger:     log,
 				Stability:  stability,
