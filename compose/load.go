@@ -40,8 +40,17 @@ type LoadOptions struct {
 	OSEnv bool
 
 	// SecretsDir holds the host's secrets, one file per secret named as
-	// the secret, for {{ secret "NAME" }} in env templates.
+	// the secret, for {{ secret "NAME" }} in env templates: a stack's own
+	// in SecretsDir/<Stack>/, shared ones at the top (see SharedSecrets).
 	SecretsDir string
+	// Stack names the stack's own secrets folder in SecretsDir. Empty
+	// reads only shared secrets.
+	Stack string
+	// SharedSecrets are path.Match patterns of the secrets at the top of
+	// SecretsDir that the stack may read when its own folder lacks them:
+	// NAME for every stack, STACK/NAME for one. None by default: a
+	// template of one stack cannot read another's.
+	SharedSecrets []string
 	// AgeKeyFile holds the age identities that decrypt sops files. Callers
 	// fall back to SOPS_AGE_KEY_FILE themselves: Load reads no variable.
 	AgeKeyFile string
@@ -57,6 +66,10 @@ type LoadOptions struct {
 	// HostPaths are absolute host paths (files or folders) the host grants
 	// this stack, besides its own folder.
 	HostPaths []string
+	// Redactor, when set, learns every value the load reads (see
+	// Redactor), even from a load that fails, and strips the values it
+	// already knew from the load's error too.
+	Redactor *Redactor
 
 	// Placeholders loads without host secrets and keys, for lint and diff:
 	// each secret is "berth-placeholder-NAME", each sops value a digest of
@@ -161,6 +174,7 @@ func loadStack(ctx context.Context, o LoadOptions, c caches, lookup bool) (_ *lo
 	}
 	defer r.close()
 	defer func() { err = r.redact(err) }()
+	r.red.learnInterpolation(files, o.OSEnv)
 	sources, err := envFiles(dir, o)
 	if err != nil {
 		return nil, err
@@ -299,10 +313,12 @@ func loadProject(ctx context.Context, opts *cli.ProjectOptions, r *renderer, env
 	if err := r.materialize(p); err != nil {
 		return nil, err
 	}
+	fromFiles := envFileKeysOf(p)
 	p, err = p.WithServicesEnvironmentResolved(true)
 	if err != nil {
 		return nil, err
 	}
+	r.red.learnEnv(p, fromFiles)
 	for name, s := range p.Services {
 		s.CustomLabels = serviceLabels(p, name, envFiles)
 		p.Services[name] = s

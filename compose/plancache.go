@@ -122,7 +122,8 @@ func (c *planCache) key(o LoadOptions, opts *cli.ProjectOptions, env types.Mappi
 	d.field(o.Env)
 	d.list(o.EnvFiles)
 	d.list(o.Profiles)
-	d.list([]string{fmt.Sprint(o.OSEnv), o.SecretsDir, o.AgeKeyFile})
+	d.list([]string{fmt.Sprint(o.OSEnv), o.SecretsDir, o.AgeKeyFile, o.Stack})
+	d.list(o.SharedSecrets)
 	home, ok := os.LookupEnv("HOME")
 	d.value(home, ok)
 	for _, group := range [][]string{opts.ConfigPaths, sources} {

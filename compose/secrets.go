@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -68,7 +69,7 @@ type renderer struct {
 	idsRead bool
 
 	secrets   map[string]string // host secrets read, by name
-	values    []string          // every plaintext seen, for redact
+	red       *Redactor         // every plaintext seen, for redact
 	paths     map[string]string // rendered file → its source
 	sensitive map[string]bool   // interpolation variables that hold a secret
 	mounted   map[string]string // secret/config file → digest of its content
@@ -81,7 +82,11 @@ type envResult struct {
 }
 
 func newRenderer(dir string, o LoadOptions) (*renderer, error) {
-	r := &renderer{dir: dir, o: o, secrets: map[string]string{}, paths: map[string]string{},
+	red := o.Redactor
+	if red == nil {
+		red = &Redactor{}
+	}
+	r := &renderer{dir: dir, o: o, red: red, secrets: map[string]string{}, paths: map[string]string{},
 		sensitive: map[string]bool{}, mounted: map[string]string{}, envs: map[string]envResult{}}
 	if o.RenderDir != "" && !o.Placeholders {
 		abs, err := filepath.Abs(o.RenderDir)
@@ -372,17 +377,65 @@ func (r *renderer) secret(name string) (string, error) {
 	if r.o.SecretsDir == "" {
 		return "", &secretError{fmt.Sprintf("secret %q: no secrets dir is set (--secrets-dir)", name)}
 	}
-	b, err := os.ReadFile(filepath.Join(r.o.SecretsDir, name))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return "", &secretError{fmt.Sprintf("secret %q is not in %s", name, r.o.SecretsDir)}
-	case err != nil:
-		return "", &secretError{fmt.Sprintf("secret %q: %v", name, err)}
+	b, err := r.readSecret(name)
+	if err != nil {
+		return "", err
 	}
 	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	r.secrets[name] = v
 	r.remember(v)
 	return v, nil
+}
+
+// readSecret reads a host secret: the stack's own, in SecretsDir/<stack>/,
+// or a shared one at the top of SecretsDir when the host lists its name in
+// SharedSecrets.
+func (r *renderer) readSecret(name string) ([]byte, error) {
+	own := filepath.Join(r.o.SecretsDir, r.o.Stack, name)
+	if r.o.Stack != "" {
+		b, err := os.ReadFile(own)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return b, secretReadError(name, err)
+		}
+	}
+	shared := filepath.Join(r.o.SecretsDir, name)
+	if r.o.Stack != "" && !r.shared(name) {
+		if _, err := os.Stat(shared); err == nil {
+			return nil, &secretError{fmt.Sprintf("secret %q is shared (%s) and not allowed for stack %q: put it in %s, or list it in the host setting shared_secrets", name, shared, r.o.Stack, own)}
+		}
+		return nil, &secretError{fmt.Sprintf("secret %q is not in %s", name, own)}
+	}
+	b, err := os.ReadFile(shared)
+	if errors.Is(err, fs.ErrNotExist) {
+		if r.o.Stack != "" {
+			return nil, &secretError{fmt.Sprintf("secret %q is not in %s nor, shared, in %s", name, own, shared)}
+		}
+		return nil, &secretError{fmt.Sprintf("secret %q is not in %s", name, r.o.SecretsDir)}
+	}
+	return b, secretReadError(name, err)
+}
+
+// shared reports whether the host lets the stack read a shared secret: a
+// pattern without '/' matches the secret's name for every stack, one with
+// it matches STACK/NAME ("shop/smtp_password", "*/registry_token").
+func (r *renderer) shared(name string) bool {
+	for _, p := range r.o.SharedSecrets {
+		subject := name
+		if strings.Contains(p, "/") {
+			subject = r.o.Stack + "/" + name
+		}
+		if ok, _ := path.Match(p, subject); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func secretReadError(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &secretError{fmt.Sprintf("secret %q: %v", name, err)}
 }
 
 func (r *renderer) identities() ([]age.Identity, error) {
@@ -397,15 +450,9 @@ func (r *renderer) identities() ([]age.Identity, error) {
 	return r.ids, r.idsErr
 }
 
-// remember keeps a plaintext, and its lines, to strip from errors. Values
-// shorter than 4 bytes would blank out ordinary words.
-func (r *renderer) remember(v string) {
-	for _, s := range append([]string{v, strings.ReplaceAll(v, "\n", `\n`)}, strings.Split(v, "\n")...) {
-		if s = strings.TrimSpace(s); len(s) >= 4 {
-			r.values = append(r.values, s)
-		}
-	}
-}
+// remember keeps a plaintext, and its lines, to strip from errors (see
+// Redactor for the values too short to strip).
+func (r *renderer) remember(v string) { r.red.Add(v) }
 
 // redact strips every value read during the load from err's message, and
 // names rendered files by their sources. An error it changes loses its
@@ -422,11 +469,7 @@ func (r *renderer) redact(err error) error {
 	if r.work != "" {
 		out = strings.ReplaceAll(out, r.work, "(rendered)")
 	}
-	values := slices.Clone(r.values)
-	slices.SortFunc(values, func(a, b string) int { return len(b) - len(a) })
-	for _, v := range values {
-		out = strings.ReplaceAll(out, v, "********")
-	}
+	out = r.red.String(out)
 	if out == msg {
 		return err
 	}

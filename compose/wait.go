@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,14 +83,14 @@ func (x *Executor) conditionHolds(ctx context.Context, service, condition string
 				return false, nil
 			}
 			if st.ExitCode != 0 {
-				return false, fmt.Errorf("container %s exited with code %d%s", strings.TrimPrefix(in.Container.Name, "/"), st.ExitCode, x.tail(ctx, c.ID))
+				return false, fmt.Errorf("container %s exited with code %d%s", strings.TrimPrefix(in.Container.Name, "/"), st.ExitCode, x.tail(ctx, c.ID, in.Container.Name))
 			}
 		case types.ServiceConditionHealthy:
 			if st.Health == nil {
 				return false, fmt.Errorf("service %q has no healthcheck", service)
 			}
 			if st.Health.Status == "unhealthy" {
-				return false, fmt.Errorf("container %s is unhealthy%s", strings.TrimPrefix(in.Container.Name, "/"), x.tail(ctx, c.ID))
+				return false, fmt.Errorf("container %s is unhealthy%s", strings.TrimPrefix(in.Container.Name, "/"), x.tail(ctx, c.ID, in.Container.Name))
 			}
 			if st.Health.Status != "healthy" {
 				return false, nil
@@ -103,29 +104,50 @@ func (x *Executor) conditionHolds(ctx context.Context, service, condition string
 	return true, nil
 }
 
-// tail is LogTail for an error message.
-func (x *Executor) tail(ctx context.Context, id string) string {
-	if t := x.LogTail(ctx, id); t != "" {
-		return "; last log lines:\n" + t
-	}
-	return ""
+// LogTailLines is how many of a failed container's last log lines berth
+// counts, and the --tail of the command it shows for them.
+const LogTailLines = 20
+
+// tail tells, for an error message, how many lines the container wrote and
+// how to read them: never their text, which may hold any value.
+func (x *Executor) tail(ctx context.Context, id, name string) string {
+	return LogsHint(x.LogLines(ctx, id), LogsCommand(name))
 }
 
-// LogTail returns the last lines a container wrote (up to ten), or "".
-func (x *Executor) LogTail(ctx context.Context, id string) string {
-	res, err := x.e.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "10"})
+// LogsCommand is the command that shows a container's last log lines.
+func LogsCommand(name string) string {
+	return fmt.Sprintf("docker logs --tail %d %s", LogTailLines, strings.TrimPrefix(name, "/"))
+}
+
+// LogsHint points at a container's log lines: "; 3 log lines: docker logs
+// --tail 20 web-1".
+func LogsHint(lines int, command string) string {
+	if lines == 0 {
+		return "; no log lines (" + command + ")"
+	}
+	return fmt.Sprintf("; %d log lines: %s", lines, command)
+}
+
+// LogLines counts the last lines a container wrote, up to LogTailLines; 0
+// when they cannot be read. Only the count leaves this function.
+func (x *Executor) LogLines(ctx context.Context, id string) int {
+	res, err := x.e.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(LogTailLines)})
 	if err != nil {
-		return ""
+		return 0
 	}
 	defer res.Close()
-	raw, err := io.ReadAll(io.LimitReader(res, 64<<10))
+	raw, err := io.ReadAll(io.LimitReader(res, 256<<10))
 	if err != nil {
-		return ""
+		return 0
 	}
 	var out bytes.Buffer
 	if _, err := stdcopy.StdCopy(&out, &out, bytes.NewReader(raw)); err != nil {
 		out.Reset()
 		out.Write(raw) // a TTY container's logs are not multiplexed
 	}
-	return strings.TrimSpace(out.String())
+	text := strings.TrimSpace(out.String())
+	if text == "" {
+		return 0
+	}
+	return min(strings.Count(text, "\n")+1, LogTailLines)
 }

@@ -72,6 +72,10 @@ type Options struct {
 	StacksDir, MountsDir   string
 	RenderRoot             string
 	SecretsDir, AgeKeyFile string
+	// SharedSecrets are the secrets at the top of SecretsDir every stack
+	// may read (path.Match patterns); each reads its own in
+	// SecretsDir/<stack>/.
+	SharedSecrets []string
 	// DriftWarn only reports drift instead of correcting it.
 	DriftWarn bool
 	// Settle is the apply's settle time; APIVersion the engine's.
@@ -453,7 +457,14 @@ func (c *Controller) secretsSig() string {
 	if c.o.SecretsDir != "" {
 		entries, _ := os.ReadDir(c.o.SecretsDir)
 		for _, e := range entries {
-			stat(filepath.Join(c.o.SecretsDir, e.Name()))
+			p := filepath.Join(c.o.SecretsDir, e.Name())
+			stat(p)
+			if e.IsDir() { // a stack's own secrets
+				own, _ := os.ReadDir(p)
+				for _, o := range own {
+					stat(filepath.Join(p, o.Name()))
+				}
+			}
 		}
 	}
 	if c.o.AgeKeyFile != "" {

@@ -70,6 +70,9 @@ type stack struct {
 	failures int // consecutive failed deploys of st.Attempted
 	retryAt  time.Time
 	step     *rollout.Step // the rollout step in flight, for status
+
+	// red knows the values of the stack's loads; see public.
+	red *compose.Redactor
 }
 
 // loaded is a commit's stack, loaded and turned into its desired state.
@@ -83,7 +86,9 @@ type loaded struct {
 }
 
 func (c *Controller) newStack(st store.StackState) *stack {
-	return &stack{c: c, name: st.Stack, st: st, root: filepath.Join(c.o.StacksDir, st.Stack), log: c.log.With("stack", st.Stack)}
+	red := &compose.Redactor{}
+	return &stack{c: c, name: st.Stack, st: st, root: filepath.Join(c.o.StacksDir, st.Stack),
+		log: red.Logger(c.log.With("stack", st.Stack)), red: red}
 }
 
 func (s *stack) state() store.StackState {
@@ -97,6 +102,7 @@ func (s *stack) update(f func(st *store.StackState)) {
 	s.mu.Lock()
 	before := s.st.State
 	f(&s.st)
+	s.st.Error = s.red.String(s.st.Error)
 	now := time.Now()
 	if s.st.State != before || s.st.Since.IsZero() {
 		s.st.Since = now
@@ -245,7 +251,8 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 		return nil, err
 	}
 	p, err := compose.Load(ctx, compose.LoadOptions{Dir: s.dir, Env: s.c.o.Env,
-		SecretsDir: s.c.o.SecretsDir, AgeKeyFile: s.c.o.AgeKeyFile, RenderDir: s.renderDir(), HostPaths: s.hostPaths()})
+		SecretsDir: s.c.o.SecretsDir, AgeKeyFile: s.c.o.AgeKeyFile, RenderDir: s.renderDir(), HostPaths: s.hostPaths(),
+		Redactor: s.red, Stack: s.name, SharedSecrets: s.c.o.SharedSecrets})
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +318,7 @@ func (s *stack) lint(hash string, p *types.Project) ([]string, error) {
 // stall records a commit whose files do not load: the live stack stays as
 // it is until the next commit.
 func (s *stack) stall(head gitsource.Commit, err error) {
-	msg := s.relative(err.Error())
+	msg := s.public(err)
 	s.stalledSecrets = s.c.secrets
 	s.log.Error("stack stalled: its files do not load; the live stack is unchanged", "commit", head.Short(), "error", msg)
 	s.update(func(st *store.StackState) {
@@ -380,6 +387,9 @@ func (s *stack) rollout(ctx context.Context, l *loaded, pl compose.Plan, commit 
 }
 
 func (s *stack) setStep(st *rollout.Step) {
+	if st != nil {
+		st.Message = s.red.String(st.Message)
+	}
 	s.mu.Lock()
 	s.step = st
 	s.mu.Unlock()
@@ -390,11 +400,7 @@ func (s *stack) setStep(st *rollout.Step) {
 // not retried by itself. With no good commit to go back to, the stack's
 // services are stopped rather than left half started.
 func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit, start time.Time, res rollout.Result) {
-	reason := res.Failure.Error()
-	// Notifications and commit statuses leave the host: they get the
-	// reason without the container's log lines, which stay in the history.
-	public := *res.Failure
-	public.Logs = ""
+	reason := s.public(res.Failure)
 	ops := res.Operations
 	st := s.state()
 	d := &store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, Error: reason}
@@ -421,7 +427,7 @@ func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit
 		s.update(func(st *store.StackState) {
 			st.State, st.Failed, st.Attempted, st.Error = StateFailed, head.Hash, head.Hash, reason+" (first deploy: the stack was stopped)"
 		})
-		s.notify(notify.DeployFailed, head, public.Error()+" (first deploy: the stack was stopped)")
+		s.notify(notify.DeployFailed, head, reason+" (first deploy: the stack was stopped)")
 		return
 	}
 	s.log.Error("deploy failed verification: rolling back to the last good commit", "commit", head.Short(), "good", short(st.Good), "error", reason)
@@ -444,7 +450,7 @@ func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit
 		s.update(func(st *store.StackState) {
 			st.State, st.Failed, st.Halted, st.Attempted, st.Error = StateFailed, head.Hash, true, head.Hash, msg
 		})
-		s.notify(notify.DeployFailed, head, fmt.Sprintf("%s; the rollback to %s failed too", public.Error(), short(st.Good)))
+		s.notify(notify.DeployFailed, head, fmt.Sprintf("%s; the rollback to %s failed too", s.public(res.Failure), short(st.Good)))
 		return
 	}
 	s.loaded, s.drift = good, ""
@@ -455,7 +461,7 @@ func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit
 		st.State, st.Applied, st.Failed, st.Attempted, st.Error = StateRolledBack, st.Good, head.Hash, head.Hash, reason
 	})
 	s.collectExports()
-	s.notify(notify.RolledBack, head, public.Error())
+	s.notify(notify.RolledBack, head, reason)
 }
 
 func (s *stack) succeeded(l *loaded, head gitsource.Commit, start time.Time, ops []string, outcome string) {
@@ -499,20 +505,17 @@ func (s *stack) failed(head gitsource.Commit, start time.Time, ops []string, err
 	wait := backoff(n)
 	s.retryAt = time.Now().Add(wait)
 	s.mu.Unlock()
-	public := err.Error()
-	if f, ok := errors.AsType[*rollout.Failure](err); ok {
-		c := *f
-		c.Logs = "" // the log lines stay on the host, in the history
-		public = c.Error()
-	}
-	s.log.Error("deploy failed", "commit", head.Short(), "error", err, "failures", n, "retry_in", wait.String())
-	s.update(func(st *store.StackState) { st.State, st.Attempted, st.Error = StateFailed, head.Hash, err.Error() })
-	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: OutcomeFailed, Error: err.Error(), Operations: ops})
+	public := s.public(err)
+	s.log.Error("deploy failed", "commit", head.Short(), "error", public, "failures", n, "retry_in", wait.String())
+	s.update(func(st *store.StackState) { st.State, st.Attempted, st.Error = StateFailed, head.Hash, public })
+	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: OutcomeFailed, Error: public, Operations: ops})
 	s.notify(notify.DeployFailed, head, public)
 }
 
 func (s *stack) record(d *store.Deploy) {
 	d.Stack = s.name
+	d.Error = s.red.String(d.Error)
+	d.Operations, d.Warnings = s.red.Strings(d.Operations), s.red.Strings(d.Warnings)
 	s.c.metrics.deploy(s.name, d.Outcome, d.End.Sub(d.Start))
 	if err := s.c.o.Store.AddDeploy(d); err != nil {
 		s.log.Error("record deploy", "error", err)
@@ -534,7 +537,7 @@ func (s *stack) checkDrift(ctx context.Context) {
 	if s.loaded == nil || s.loaded.commit != st.Applied {
 		l, err := s.load(ctx, st.Applied)
 		if err != nil {
-			s.log.Error("reload the applied commit", "commit", short(st.Applied), "error", s.relative(err.Error()))
+			s.log.Error("reload the applied commit", "commit", short(st.Applied), "error", s.public(err))
 			return
 		}
 		s.loaded = l
@@ -611,7 +614,7 @@ func (s *stack) notify(kind notify.Kind, c gitsource.Commit, reason string) {
 		return
 	}
 	s.c.o.Notify(notify.Event{Kind: kind, Host: s.c.o.Host, Stack: s.name, Commit: c.Hash, Author: c.Author,
-		Message: firstLine(c.Message), Reason: reason, Time: time.Now(), URL: s.c.o.StatusURL})
+		Message: firstLine(c.Message), Reason: s.red.String(reason), Time: time.Now(), URL: s.c.o.StatusURL})
 }
 
 func short(hash string) string {

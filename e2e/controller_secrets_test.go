@@ -17,7 +17,13 @@ import (
 func TestControllerSecrets(t *testing.T) {
 	in := newInfra(t)
 	shop := in.project("shop")
-	secrets := t.TempDir()
+	// The stack's own secrets folder: a stack reads no shared secret
+	// unless the host lists it.
+	secretsDir := t.TempDir()
+	secrets := filepath.Join(secretsDir, shop.project)
+	if err := os.Mkdir(secrets, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	const first, second = "s3cret-canary-one", "s3cret-canary-two"
 	writeSecret := func(v string) {
 		if err := os.WriteFile(filepath.Join(secrets, "db_password"), []byte(v+"\n"), 0o600); err != nil {
@@ -29,7 +35,7 @@ func TestControllerSecrets(t *testing.T) {
 	in.write("shop", "compose.yaml", compose)
 	in.write("shop", "app.env.tmpl", "# filled on the host\nDB_PASSWORD={{ secret \"db_password\" }}\n")
 	c1 := in.commit("worker reads its password from a host secret")
-	run := in.startBerth("", "--secrets-dir", secrets)
+	run := in.startBerth("", "--secrets-dir", secretsDir)
 	run.waitApplied(shop.project, c1, 90*time.Second)
 	worker, web := shop.name("worker", 1), shop.name("web", 1)
 	before := shop.containers()

@@ -21,20 +21,25 @@ func TestRolloutFailures(t *testing.T) {
 		edit   func(string) string
 		gate   string
 		reason []string
+		// absent are the container's own log lines: berth counts them and
+		// names the command that shows them, never prints them.
+		absent []string
 	}{
 		{
 			name: "never healthy",
 			edit: func(y string) string {
 				return strings.Replace(y, "  web:\n    image: berthtest/app:1.0", "  web:\n    image: berthtest/app:1.1\n    environment: {HEALTHY: \"false\"}", 1)
 			},
-			gate: "healthy gate failed", reason: []string{`service "web"`, "unhealthy", "healthy=false"},
+			gate: "healthy gate failed", reason: []string{`service "web"`, "unhealthy", "log lines: docker logs --tail 20 " + s.name("web", 1)},
+			absent: []string{"healthy=false", "listening on"},
 		},
 		{
 			name: "crash loop",
 			edit: func(y string) string {
 				return strings.Replace(y, "  worker:\n    image: berthtest/app:1.0", "  worker:\n    image: berthtest/app:1.1\n    environment: {CRASH: \"true\"}", 1)
 			},
-			gate: "stable gate failed", reason: []string{`service "worker"`, "CRASH=true"},
+			gate: "stable gate failed", reason: []string{`service "worker"`, "docker logs --tail 20 " + s.name("worker", 1)},
+			absent: []string{"CRASH=true"},
 		},
 		{
 			name: "failing verification probe",
@@ -43,7 +48,7 @@ func TestRolloutFailures(t *testing.T) {
 				y = strings.Replace(y, "  web:\n    image: berthtest/app:1.0", "  web:\n    image: berthtest/app:1.1\n    environment: {HEALTHY: \"false\"}\n    x-berth: {stability: 1s}", 1)
 				return strings.Replace(y, "    healthcheck:\n      test: [\"CMD\", \"/app\", \"health\"]\n      interval: 500ms\n      timeout: 2s\n      retries: 2\n", "", 1)
 			},
-			gate: "probe gate failed", reason: []string{"GET http://web:8080/healthz", "status 503, want 200"},
+			gate: "probe gate failed", reason: []string{"GET http://web:8080/healthz", "status 503, want 200 (body: "},
 		},
 		{
 			name: "failure in the bake window",
@@ -69,6 +74,11 @@ func TestRolloutFailures(t *testing.T) {
 					t.Errorf("stderr does not mention %q:\n%s", want, stderr)
 				}
 			}
+			for _, line := range tc.absent {
+				if strings.Contains(stderr, line) {
+					t.Errorf("stderr shows the container's log line %q:\n%s", line, stderr)
+				}
+			}
 			if after := ids(s.containers()); after != before {
 				t.Fatalf("the previous containers are not back:\nbefore %s\nafter  %s", before, after)
 			}
@@ -84,8 +94,8 @@ func TestRolloutFailures(t *testing.T) {
 
 // TestRolloutMigration: a migration runs to completion on the new image
 // before web rolls, and is not run again while it does not change; a
-// migration that fails (exit 3) rolls nothing, and its output is in the
-// error.
+// migration that fails (exit 3) rolls nothing, and the error counts its
+// output and names the command that shows it, without printing it.
 func TestRolloutMigration(t *testing.T) {
 	s := newStack(t, ".")
 	out, _ := s.apply(0)
@@ -103,10 +113,13 @@ func TestRolloutMigration(t *testing.T) {
 	s.edit("compose.yaml", "    image: berthtest/app:1.0\n    command: [\"exit\", \"0\"]", "    image: berthtest/app:1.1\n    environment: {EXIT_AFTER: 200ms, EXIT_CODE: \"3\"}")
 	s.edit("compose.yaml", "  web:\n    image: berthtest/app:1.0", "  web:\n    image: berthtest/app:1.1")
 	_, stderr := s.apply(1)
-	for _, want := range []string{`service "migrate": migrate gate failed`, "exited with code 3", "EXIT_AFTER=200ms: exiting 3"} {
+	for _, want := range []string{`service "migrate": migrate gate failed`, "exited with code 3", "log lines: docker logs --tail 20 " + migrate} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr does not mention %q:\n%s", want, stderr)
 		}
+	}
+	if strings.Contains(stderr, "EXIT_AFTER=200ms: exiting 3") {
+		t.Errorf("stderr shows the migration's output:\n%s", stderr)
 	}
 	if after := ids(s.containers()); after != before {
 		t.Errorf("a failed migration changed the stack:\nbefore %s\nafter  %s", before, after)

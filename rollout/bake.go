@@ -116,7 +116,8 @@ func (r *runner) bakeCheck(ctx context.Context, id string, b baseline) (*Failure
 		return nil, err
 	}
 	fail := func(why string) (*Failure, error) {
-		return &Failure{Service: b.service, Reason: fmt.Sprintf("container %s %s", b.name, why), Logs: r.x.LogTail(ctx, id)}, nil
+		return &Failure{Service: b.service, Reason: fmt.Sprintf("container %s %s", b.name, why),
+			LogLines: r.x.LogLines(ctx, id), LogsCommand: compose.LogsCommand(b.name)}, nil
 	}
 	st := in.State
 	switch {

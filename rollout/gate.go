@@ -3,7 +3,6 @@ package rollout
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -147,17 +146,14 @@ func (g gate) judge(in container.InspectResponse, elapsed time.Duration, restart
 	return waiting, ""
 }
 
-// lastHealthOutput is the last healthcheck's output, for a reason.
+// lastHealthOutput is the last healthcheck's exit code, for a reason. Its
+// output is the container's: it may print any value the container holds,
+// so it is never kept (docker inspect shows it on the host).
 func lastHealthOutput(h *container.Health) string {
 	if h == nil || len(h.Log) == 0 || h.Log[len(h.Log)-1] == nil {
 		return ""
 	}
-	last := h.Log[len(h.Log)-1]
-	out := strings.TrimSpace(last.Output)
-	if out == "" {
-		return fmt.Sprintf(": last check exited %d", last.ExitCode)
-	}
-	return fmt.Sprintf(": last check exited %d: %s", last.ExitCode, out)
+	return fmt.Sprintf(": last check exited %d", h.Log[len(h.Log)-1].ExitCode)
 }
 
 // watch is one started container under its gate.

@@ -154,7 +154,8 @@ func (r *runner) gateBatch(ctx context.Context, chs []*change, step Step, prefix
 		gate = GateMigrate
 	}
 	r.log.Warn("gate failed", "service", step.Service, "container", w.name, "strategy", step.Strategy, "gate", gate, "seconds", seconds(time.Since(start)), "reason", why)
-	return 0, &Failure{Service: step.Service, Gate: gate, Reason: fmt.Sprintf("container %s %s", w.name, why), Logs: r.x.LogTail(context.WithoutCancel(ctx), w.id)}, nil
+	return 0, &Failure{Service: step.Service, Gate: gate, Reason: fmt.Sprintf("container %s %s", w.name, why),
+		LogLines: r.x.LogLines(context.WithoutCancel(ctx), w.id), LogsCommand: compose.LogsCommand(w.name)}, nil
 }
 
 // span names a batch's place among a service's changes: "2/3", "1-2/3".
@@ -268,8 +269,10 @@ func (r *runner) refused(ctx context.Context, ch *change, err error) (*Failure, 
 		return nil, err
 	}
 	f := &Failure{Service: ch.service, Gate: GateStart, Reason: fmt.Sprintf("container %s: %v", ch.name, ref.err)}
-	if ch.newID != "" {
-		f.Logs = r.x.LogTail(context.WithoutCancel(ctx), ch.newID)
+	if ch.newID != "" && ch.kind != kindCreate {
+		// A created container that never started is removed below: no
+		// command could show its lines.
+		f.LogLines, f.LogsCommand = r.x.LogLines(context.WithoutCancel(ctx), ch.newID), compose.LogsCommand(ch.name)
 	}
 	r.undo(ctx, ch)
 	if ch.kind == kindCreate && ch.newID != "" {

@@ -75,8 +75,13 @@ type Failure struct {
 	Service string `json:"service,omitempty"`
 	Gate    string `json:"gate"` // healthy, stable, completed, start, dependency, probe, bake, migrate
 	Reason  string `json:"reason"`
-	// Logs are the last lines of the failed container's output.
-	Logs string `json:"logs,omitempty"`
+	// LogLines counts the last lines the failed container wrote (up to
+	// compose.LogTailLines) and LogsCommand shows them on the host. Their
+	// text is never kept: a container prints what it holds, secrets
+	// included, and a Failure goes to status, history, notifications and
+	// commit statuses.
+	LogLines    int    `json:"log_lines,omitempty"`
+	LogsCommand string `json:"logs_command,omitempty"`
 }
 
 func (f *Failure) Error() string {
@@ -85,8 +90,8 @@ func (f *Failure) Error() string {
 		msg = fmt.Sprintf("service %q: %s", f.Service, msg)
 	}
 	msg += ": " + f.Reason
-	if f.Logs != "" {
-		msg += "\nlast log lines:\n" + f.Logs
+	if f.LogsCommand != "" {
+		msg += compose.LogsHint(f.LogLines, f.LogsCommand)
 	}
 	return msg
 }

@@ -122,9 +122,9 @@ func httpProbe(ctx context.Context, e Engine, p *types.Project, h *HTTPProbe) *F
 	case err != nil:
 		return &Failure{Service: service, Gate: GateProbe, Reason: fmt.Sprintf("read body: %v", err)}
 	case resp.StatusCode != h.Status:
-		return &Failure{Service: service, Gate: GateProbe, Reason: fmt.Sprintf("status %d, want %d", resp.StatusCode, h.Status), Logs: clip(string(body))}
+		return &Failure{Service: service, Gate: GateProbe, Reason: fmt.Sprintf("status %d, want %d (body: %d bytes)", resp.StatusCode, h.Status, len(body))}
 	case h.Body != "" && !strings.Contains(string(body), h.Body):
-		return &Failure{Service: service, Gate: GateProbe, Reason: fmt.Sprintf("body does not contain %q", h.Body), Logs: clip(string(body))}
+		return &Failure{Service: service, Gate: GateProbe, Reason: fmt.Sprintf("body (%d bytes) does not contain %q", len(body), h.Body)}
 	}
 	return nil
 }
@@ -255,9 +255,8 @@ func execProbe(ctx context.Context, e Engine, p *types.Project, x *ExecProbe) *F
 		return fail("still running")
 	}
 	if res.ExitCode != 0 {
-		f := fail("exit code %d", res.ExitCode)
-		f.Logs = clip(out.String())
-		return f
+		// Only the code: the output may print any value the container holds.
+		return fail("exit code %d", res.ExitCode)
 	}
 	return nil
 }
@@ -294,18 +293,4 @@ func containerName(c container.Summary) string {
 		return c.ID[:12]
 	}
 	return strings.TrimPrefix(c.Names[0], "/")
-}
-
-// clip keeps the last lines of an output, for a Failure's Logs.
-func clip(s string) string {
-	s = strings.TrimSpace(s)
-	lines := strings.Split(s, "\n")
-	if len(lines) > 10 {
-		lines = lines[len(lines)-10:]
-	}
-	s = strings.Join(lines, "\n")
-	if len(s) > 2000 {
-		s = s[len(s)-2000:]
-	}
-	return s
 }

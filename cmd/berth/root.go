@@ -44,6 +44,10 @@ type globals struct {
 // run executes the CLI and returns the process exit code: 0 success, 1 a
 // failure (or, for plan, pending changes), 2 bad input.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Standard output carries what commits and errors hold: escaped (see
+	// escapeControls). Standard error stays as it is for the logger's
+	// colours; its handlers quote what they print.
+	stdout = termWriter{w: stdout}
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := newRoot(g)
 	root.SetArgs(args)
@@ -56,11 +60,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "berth: %v\n", ee.err)
+			fmt.Fprintf(stderr, "berth: %s\n", escapeControls(ee.err.Error(), true))
 		}
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "berth: %v\n", err)
+	fmt.Fprintf(stderr, "berth: %s\n", escapeControls(err.Error(), true))
 	return 2
 }
 

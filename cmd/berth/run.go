@@ -100,7 +100,7 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		StacksDir:  filepath.Join(cfg.DataDir, "stacks"),
 		MountsDir:  filepath.Join(cfg.DataDir, "mounts"),
 		RenderRoot: filepath.Join(cfg.DataDir, "rendered"),
-		SecretsDir: cfg.SecretsDir,
+		SecretsDir: cfg.SecretsDir, SharedSecrets: cfg.SharedSecrets,
 		AgeKeyFile: cfg.AgeKeyFile,
 		DriftWarn:  cfg.Drift == config.DriftWarn,
 		Settle:     cfg.Settle.Duration,

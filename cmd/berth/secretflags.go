@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -22,6 +23,7 @@ type secretFlags struct {
 	fs         *pflag.FlagSet
 	secretsDir string
 	ageKeyFile string
+	shared     []string
 	// getenv reads the variables; nil means os.Getenv.
 	getenv func(string) string
 }
@@ -31,6 +33,8 @@ func (f *secretFlags) register(fs *pflag.FlagSet) {
 	f.fs = fs
 	fs.StringVar(&f.secretsDir, "secrets-dir", config.DefaultSecretsDir,
 		`folder of host secrets, one file per secret, for {{ secret "NAME" }} in env templates (env BERTH_SECRETS_DIR)`)
+	fs.StringSliceVar(&f.shared, "shared-secrets", nil,
+		"patterns (path.Match) of secrets at the top of the secrets dir the stack may read; its own are in SECRETS_DIR/FOLDER/ (env BERTH_SHARED_SECRETS)")
 	fs.StringVar(&f.ageKeyFile, "age-key-file", "",
 		"age identity file that decrypts the stack's sops files (env BERTH_AGE_KEY_FILE, else SOPS_AGE_KEY_FILE)")
 }
@@ -61,6 +65,14 @@ func (f *secretFlags) fill(o *compose.LoadOptions, persistent bool) (cleanup fun
 		}
 	}
 	o.SecretsDir, o.AgeKeyFile = secrets, key
+	// As berth run does for a stack: its own secrets are in the folder
+	// named as the stack's folder.
+	o.Stack, o.SharedSecrets = stackName(o.Dir), f.shared
+	if f.fs == nil || !f.fs.Changed("shared-secrets") {
+		if v := getenv("BERTH_SHARED_SECRETS"); v != "" {
+			o.SharedSecrets = strings.Split(v, ",")
+		}
+	}
 	if persistent {
 		o.RenderDir, err = persistentRenderDir(getenv, o.Dir)
 		return func() {}, err
@@ -100,6 +112,15 @@ func persistentRenderDir(getenv func(string) string, stackDir string) (string, e
 	}
 	sum := sha256.Sum256([]byte(abs))
 	return filepath.Join(base, "berth", "rendered", filepath.Base(abs)+"-"+hex.EncodeToString(sum[:4])), nil
+}
+
+// stackName is the stack a folder holds: the folder's name.
+func stackName(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return filepath.Base(dir)
+	}
+	return filepath.Base(abs)
 }
 
 func firstSet(vs ...string) string {

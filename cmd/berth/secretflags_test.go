@@ -114,7 +114,9 @@ secrets:
 		}
 		writeTestFile(t, filepath.Join(dir, name), b)
 	}
-	writeTestFile(t, filepath.Join(secrets, "api_token"), []byte("canary-cli-0f5e2a\n"))
+	// The stack's own secret: the CLI reads it in the folder named as the
+	// stack folder.
+	writeTestFile(t, filepath.Join(secrets, "shop", "api_token"), []byte("canary-cli-0f5e2a\n"))
 	key, err := filepath.Abs(filepath.Join(fixtures, "key.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -182,12 +184,32 @@ func TestConfigNeverShowsSecrets(t *testing.T) {
 	}
 
 	// A missing secret: the error names it, never another one's value.
-	if err := os.Remove(filepath.Join(secrets, "api_token")); err != nil {
+	if err := os.Remove(filepath.Join(secrets, "shop", "api_token")); err != nil {
 		t.Fatal(err)
 	}
 	_, err = compose.Load(context.Background(), o)
-	if err == nil || !strings.Contains(err.Error(), `secret "api_token" is not in `+secrets) {
+	if err == nil || !strings.Contains(err.Error(), `secret "api_token" is not in `+filepath.Join(secrets, "shop", "api_token")) {
 		t.Errorf("missing secret: %v", err)
+	}
+
+	// A shared secret at the top of the secrets dir is refused until the
+	// host lists it, and the error says how to fix it.
+	writeTestFile(t, filepath.Join(secrets, "api_token"), []byte("canary-cli-0f5e2a\n"))
+	_, err = compose.Load(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), `secret "api_token" is shared`) || !strings.Contains(err.Error(), "shared_secrets") ||
+		!strings.Contains(err.Error(), "env template .env.tmpl, line 1") {
+		t.Errorf("refused shared secret: %v", err)
+	}
+	assertNoCanary(t, "refused shared secret", err.Error())
+	shared := parseSecretFlags(t, nil, "--secrets-dir", secrets, "--age-key-file", key, "--shared-secrets", "api_*")
+	so := compose.LoadOptions{Dir: dir, OSEnv: true}
+	cleanupShared, err := shared.fill(&so, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanupShared()
+	if _, err := compose.Load(context.Background(), so); err != nil {
+		t.Errorf("a shared secret the host allows: %v", err)
 	}
 
 	// berth config through the CLI, with the flags and variables it has.

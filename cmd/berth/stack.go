@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/berth-gitops/berth/compose"
@@ -23,6 +25,9 @@ type stackFlags struct {
 	// renderDir is where they went.
 	persistent bool
 	renderDir  string
+	// red knows the values the load read: what config, plan and apply
+	// print passes it (see compose.Redactor).
+	red *compose.Redactor
 }
 
 func (f *stackFlags) register(cmd *cobra.Command) {
@@ -56,6 +61,10 @@ func (f *stackFlags) options(dir string) (compose.LoadOptions, func(), error) {
 		Dir: dir, ProjectName: f.project, Env: f.env, EnvFiles: f.envFiles, Profiles: f.profiles, OSEnv: true,
 		RememberDesired: true,
 	}
+	if f.red == nil {
+		f.red = &compose.Redactor{}
+	}
+	o.Redactor = f.red
 	cleanup, err := f.secrets.fill(&o, f.persistent)
 	if err != nil {
 		return o, nil, &exitError{code: 2, err: err}
@@ -184,14 +193,21 @@ func newConfigCmd(g *globals) *cobra.Command {
 				}
 				return nil
 			}
-			if !showValues {
-				p = compose.Masked(p)
+			if showValues {
+				out, err := p.MarshalYAML()
+				if err != nil {
+					return err
+				}
+				_, err = g.stdout.Write(out)
+				return err
 			}
-			out, err := p.MarshalYAML()
+			out, err := compose.Masked(p).MarshalYAML()
 			if err != nil {
 				return err
 			}
-			_, err = g.stdout.Write(out)
+			// Masked hides the environment; a value interpolated into
+			// another field (a label, a command) is stripped here.
+			_, err = io.WriteString(g.stdout, f.red.String(string(out)))
 			return err
 		},
 	}
@@ -218,9 +234,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(g.stdout, "%s\n", out)
+				fmt.Fprintf(g.stdout, "%s\n", f.red.String(string(out)))
 			} else {
-				fmt.Fprint(g.stdout, pl.String())
+				fmt.Fprint(g.stdout, f.red.String(pl.String()))
 			}
 			if !pl.InSync() {
 				return &exitError{code: 1}
@@ -271,7 +287,7 @@ back and apply exits 1.`,
 				stability = -1 // only check that it runs
 			}
 			start := time.Now()
-			log := g.logger.With("stack", p.Name)
+			log := f.red.Logger(g.logger).With("stack", p.Name)
 			res, err := rollout.Run(cmd.Context(), st.engine, p, st.desired, pl, rollout.Options{
 				Logger:     log,
 				Stability:  stability,
@@ -283,10 +299,10 @@ back and apply exits 1.`,
 				},
 			})
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return &exitError{code: 1, err: errors.New(f.red.String(err.Error()))}
 			}
-			if f := res.Failure; f != nil {
-				return &exitError{code: 1, err: fmt.Errorf("%w\nthe containers it replaced were put back", f)}
+			if fail := res.Failure; fail != nil {
+				return &exitError{code: 1, err: fmt.Errorf("%s\nthe containers it replaced were put back", f.red.String(fail.Error()))}
 			}
 			fmt.Fprintf(g.stdout, "project %s applied: %d operation(s) in %.1fs\n", p.Name, len(pl.Ops), time.Since(start).Seconds())
 			if err := compose.PruneRendered(f.renderDir, p); err != nil {

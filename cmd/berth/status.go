@@ -176,7 +176,7 @@ func printStatus(w io.Writer, st controller.Status) {
 	if src := st.Source; src != nil {
 		head := "none yet"
 		if src.Head != nil {
-			head = fmt.Sprintf("%s %q by %s", src.Head.Short(), firstLine(src.Head.Message), src.Head.Author)
+			head = fmt.Sprintf("%s %q by %s", src.Head.Short(), firstLine(src.Head.Message), oneLine(src.Head.Author))
 		}
 		fmt.Fprintf(w, "source:     %s (%s)\nhead:       %s\n", src.URL, src.Ref, head)
 		if !src.LastFetch.IsZero() {
@@ -201,7 +201,7 @@ func printStatus(w io.Writer, st controller.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STACK\tSTATE\tLIVE\tHEAD\tSINCE\tNOTE")
 	for _, s := range st.Stacks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Stack, s.State, orDash(shortHash(s.Applied)), orDash(shortHash(s.Head)), ago(s.Since), note(s))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(s.Stack), oneLine(s.State), orDash(shortHash(s.Applied)), orDash(shortHash(s.Head)), ago(s.Since), oneLine(note(s)))
 	}
 	tw.Flush()
 }
@@ -277,15 +277,17 @@ func printHistory(w io.Writer, stack string, h []store.Deploy) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTARTED\tTOOK\tCOMMIT\tOUTCOME\tAUTHOR\tMESSAGE")
 	for _, d := range h {
-		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%s\t%s\t%s\t%s\n", d.ID, d.Start.Local().Format("2006-01-02 15:04:05"), d.End.Sub(d.Start).Seconds(), shortHash(d.Commit), d.Outcome, d.Author, d.Message)
+		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%s\t%s\t%s\t%s\n", d.ID, d.Start.Local().Format("2006-01-02 15:04:05"), d.End.Sub(d.Start).Seconds(), shortHash(d.Commit), oneLine(d.Outcome), oneLine(d.Author), oneLine(d.Message))
 		if d.Error != "" {
-			fmt.Fprintf(tw, "\t\t\t\terror: %s\t\t\n", d.Error)
+			for _, line := range strings.Split(d.Error, "\n") {
+				fmt.Fprintf(tw, "\t\t\t\terror: %s\t\t\n", oneLine(line))
+			}
 		}
 		for _, op := range d.Operations {
-			fmt.Fprintf(tw, "\t\t\t\t  %s\t\t\n", op)
+			fmt.Fprintf(tw, "\t\t\t\t  %s\t\t\n", oneLine(op))
 		}
 		for _, w := range d.Warnings {
-			fmt.Fprintf(tw, "\t\t\t\tlint: %s\t\t\n", w)
+			fmt.Fprintf(tw, "\t\t\t\tlint: %s\t\t\n", oneLine(w))
 		}
 	}
 	tw.Flush()

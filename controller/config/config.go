@@ -85,6 +85,10 @@ type Config struct {
 	// AllowedHosts are the host names the listen server answers to, on
 	// top of the loopback names and the listen address's host.
 	AllowedHosts []string `yaml:"allowed_hosts"`
+	// SharedSecrets are path.Match patterns of the host secrets at the top
+	// of SecretsDir that stacks may read: NAME for every stack, STACK/NAME
+	// for one. By default none: a stack reads its own in SecretsDir/<stack>/.
+	SharedSecrets []string `yaml:"shared_secrets"`
 }
 
 // Control places the control socket and says which group may use it

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,6 +150,7 @@ func TestValidate(t *testing.T) {
 		{"poll garbage", func(c *Config) { c.Poll = "often" }, `poll: "often" is neither a duration nor a cron spec`},
 		{"drift", func(c *Config) { c.Drift = "fix" }, `drift: "fix" is not "correct" or "warn"`},
 		{"settle negative", func(c *Config) { c.Settle = Duration{-time.Second} }, `settle: "-1s" is negative`},
+		{"shared secret pattern", func(c *Config) { c.SharedSecrets = []string{"smtp_*", "a/b/c"} }, `shared_secrets[1]: "a/b/c" is not a pattern of secret names`},
 		{"token file ok", func(c *Config) { c.Git.TokenFile = secret }, ""},
 		{"token file missing", func(c *Config) { c.Git.TokenFile = missing }, "git.token_file: open " + missing + ": no such file"},
 		{"password file missing", func(c *Config) { c.Git.Username, c.Git.PasswordFile = "u", missing }, "git.password_file: open " + missing},
@@ -261,5 +263,16 @@ func TestOwnPaths(t *testing.T) {
 	want := "/var/lib/berth /etc/berth/secrets /srv/keys/age.txt /srv/keys/git-token /home/berth/slack"
 	if got != want {
 		t.Errorf("OwnPaths = %s\nwant %s", got, want)
+	}
+}
+
+func TestSharedSecretsFromTheEnvironment(t *testing.T) {
+	c := Default()
+	env := map[string]string{"BERTH_SHARED_SECRETS": "smtp_password, shop/registry_*,"}
+	if err := c.ApplyEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"smtp_password", "shop/registry_*"}; !slices.Equal(c.SharedSecrets, want) {
+		t.Errorf("shared_secrets = %q, want %q", c.SharedSecrets, want)
 	}
 }

@@ -49,6 +49,7 @@ package config
 //	BERTH_CONTROL_SOCKET                 control.socket
 //	BERTH_CONTROL_GROUP                  control.group
 //	BERTH_ALLOWED_HOSTS                  allowed_hosts (comma-separated)
+//	BERTH_SHARED_SECRETS                 shared_secrets (comma-separated)
 //
 // Each variable is BERTH_ and its flag's name in capitals.
 func (c *Config) ApplyEnv(getenv func(string) string) error {

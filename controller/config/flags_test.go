@@ -105,7 +105,7 @@ func TestFlagsAndVariables(t *testing.T) {
 		"git-ssh-key-file", "git-token-file", "git-username", "gitea-webhook-secret-file", "github-webhook-secret-file",
 		"gitlab-webhook-token-file", "host", "listen", "notify-discord-url-file", "notify-slack-url-file",
 		"notify-teams-url-file", "notify-webhook-secret-file", "notify-webhook-url", "path", "policy-profile", "poll", "repo", "secrets-dir",
-		"settle", "shallow", "status-url", "tag", "trusted-keys-file", "verify-commits"}
+		"settle", "shallow", "shared-secrets", "status-url", "tag", "trusted-keys-file", "verify-commits"}
 	if !reflect.DeepEqual(flags, wantFlags) {
 		t.Errorf("flags = %q\nwant %q", flags, wantFlags)
 	}
@@ -123,7 +123,8 @@ func TestFlagsAndVariables(t *testing.T) {
 		"BERTH_NOTIFY_WEBHOOK_SECRET_FILE", "BERTH_COMMIT_STATUS_PROVIDER", "BERTH_COMMIT_STATUS_TOKEN_FILE",
 		"BERTH_COMMIT_STATUS_URL", "BERTH_COMMIT_STATUS_OWNER", "BERTH_COMMIT_STATUS_REPO", "BERTH_STATUS_URL",
 		"BERTH_POLICY_PROFILE",
-		"BERTH_CONTROL_SOCKET", "BERTH_CONTROL_GROUP", "BERTH_ALLOWED_HOSTS"}
+		"BERTH_CONTROL_SOCKET", "BERTH_CONTROL_GROUP", "BERTH_ALLOWED_HOSTS",
+		"BERTH_SHARED_SECRETS"}
 	if !reflect.DeepEqual(vars, wantVars) {
 		t.Errorf("variables = %q\nwant %q", vars, wantVars)
 	}

@@ -64,6 +64,7 @@ var settings = []setting{
 	{key: "control.socket", flag: "control-socket", usage: "control socket for status, history and actions (default: DATA_DIR/berth.sock)", str: func(c *Config) *string { return &c.Control.Socket }},
 	{key: "control.group", flag: "control-group", usage: "group (name or gid) that may use the control socket besides root and berth's user", str: func(c *Config) *string { return &c.Control.Group }},
 	{key: "allowed_hosts", flag: "allowed-hosts", usage: "comma-separated host names the listen server answers to, besides localhost, 127.0.0.1, ::1 and the listen address's host", list: func(c *Config) *[]string { return &c.AllowedHosts }},
+	{key: "shared_secrets", flag: "shared-secrets", usage: `comma-separated patterns (path.Match) of the secrets at the top of the secrets dir that stacks may read: NAME for every stack, STACK/NAME for one; a stack reads its own in SECRETS_DIR/STACK/ (default: none)`, list: func(c *Config) *[]string { return &c.SharedSecrets }},
 }
 
 func (s setting) env() string {

@@ -51,6 +51,11 @@ func (c *Config) Validate() error {
 	if msg := secretsDirProblem(c.SecretsDir); msg != "" {
 		add("secrets_dir: %q %s", c.SecretsDir, msg)
 	}
+	for i, p := range c.SharedSecrets {
+		if _, err := path.Match(p, "x"); err != nil || strings.Count(p, "/") > 1 {
+			add("shared_secrets[%d]: %q is not a pattern of secret names: NAME or STACK/NAME (path.Match)", i, p)
+		}
+	}
 	if c.AgeKeyFile != "" {
 		if err := readable(c.AgeKeyFile); err != nil {
 			add("age_key_file: %w", err)
