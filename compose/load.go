@@ -38,6 +38,10 @@ type LoadOptions struct {
 	// OSEnv lets the process environment take part in interpolation, as it
 	// does for the docker compose CLI.
 	OSEnv bool
+	// HostPaths are absolute host paths (files or folders) the host grants
+	// to this stack: besides the stack folder, the only places its file
+	// references may lead (see fileGuard).
+	HostPaths []string
 
 	// SecretsDir holds the host's secrets, one file per secret named as
 	// the secret, for {{ secret "NAME" }} in env templates.
@@ -151,6 +155,10 @@ func loadStack(ctx context.Context, o LoadOptions, c caches, lookup bool) (_ *lo
 	if err != nil {
 		return nil, err
 	}
+	g, err := newFileGuard(dir, o.HostPaths)
+	if err != nil {
+		return nil, err
+	}
 	r, err := newRenderer(dir, o)
 	if err != nil {
 		return nil, err
@@ -161,6 +169,9 @@ func loadStack(ctx context.Context, o LoadOptions, c caches, lookup bool) (_ *lo
 	if err != nil {
 		return nil, err
 	}
+	if err := g.checkStackFiles(files, sources, o); err != nil {
+		return nil, err
+	}
 	envFiles, err := r.interpolation(sources)
 	if err != nil {
 		return nil, err
@@ -169,6 +180,10 @@ func loadStack(ctx context.Context, o LoadOptions, c caches, lookup bool) (_ *lo
 	if err != nil {
 		return nil, err
 	}
+	if err := g.scanComposeFiles(files, dir, opts.Environment); err != nil {
+		return nil, err
+	}
+	r.guard = g
 	planKey := ""
 	var env types.Mapping // the environment before compose-go adds to it
 	if c.plans != nil && !o.Placeholders && !r.rendered() {
@@ -289,6 +304,9 @@ func loadProject(ctx context.Context, opts *cli.ProjectOptions, r *renderer, env
 	if err != nil {
 		return nil, err
 	}
+	if err := r.guard.checkProjectFiles(p); err != nil {
+		return nil, err
+	}
 	if tr != nil {
 		tr.stampFiles(readFiles(p))
 	}
@@ -351,9 +369,11 @@ func envFiles(dir string, o LoadOptions) ([]string, error) {
 		}
 		files = append(files, abs)
 	}
+	// Whatever is there under these names is checked: a symlink to a
+	// device or a folder is refused, not skipped.
 	present := func(names ...string) {
 		for _, name := range names {
-			if f := filepath.Join(dir, name); isFile(f) {
+			if f := filepath.Join(dir, name); exists(f) {
 				files = append(files, f)
 			}
 		}

@@ -60,8 +60,9 @@ var secretNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 type renderer struct {
 	dir       string // the stack folder
 	o         LoadOptions
-	renderDir string // absolute; "" when none was given
-	work      string // this load's private folder for env files
+	guard     *fileGuard // what the stack's files may name
+	renderDir string     // absolute; "" when none was given
+	work      string     // this load's private folder for env files
 
 	ids     []age.Identity
 	idsErr  error

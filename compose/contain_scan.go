@@ -1,0 +1,326 @@
+package compose
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/template"
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v3"
+)
+
+// compose-go reads include and extends files itself, while it loads, and
+// resolves relative bind sources to absolute paths that no longer say they
+// were relative. So before compose-go runs, berth reads the compose files
+// the way compose-go will and checks what they name: each include (its
+// files, env files and project directory, and what the included files name
+// in turn), each extends file, and each bind source written relative to a
+// file's folder. Paths are interpolated from the same environment.
+
+// fileScan walks the compose files that a load will read.
+type fileScan struct {
+	g    *fileGuard
+	seen map[string]bool
+}
+
+// scanComposeFiles checks what the stack's compose files name; dir is the
+// project's working folder and env the interpolation environment.
+func (g *fileGuard) scanComposeFiles(files []string, dir string, env types.Mapping) error {
+	s := &fileScan{g: g, seen: map[string]bool{}}
+	for _, f := range files {
+		if err := s.file(f, dir, env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// file checks one compose file, whose relative paths start at workDir.
+func (s *fileScan) file(path, workDir string, env types.Mapping) error {
+	key := path + "\x00" + workDir
+	if s.seen[key] {
+		return nil // compose-go reports a cycle
+	}
+	s.seen[key] = true
+	docs, err := s.read(path)
+	if err != nil || docs == nil {
+		return err
+	}
+	name := s.g.show(path)
+	for _, doc := range docs {
+		if err := s.include(name, mapGet(doc, "include"), workDir, env); err != nil {
+			return err
+		}
+		services := mapGet(doc, "services")
+		if services == nil || services.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(services.Content); i += 2 {
+			svc := fmt.Sprintf("%s: service %q: ", name, services.Content[i].Value)
+			def := deref(services.Content[i+1])
+			if err := s.extends(svc, mapGet(def, "extends"), workDir, env); err != nil {
+				return err
+			}
+			if err := s.binds(svc, mapGet(def, "volumes"), workDir, env); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// read checks and parses a compose file; nil when it does not parse (then
+// compose-go reports it).
+func (s *fileScan) read(path string) ([]*yaml.Node, error) {
+	if err := s.g.file("compose file", path, MaxStackFileSize); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil
+	}
+	var docs []*yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, nil
+		}
+		if len(n.Content) > 0 {
+			docs = append(docs, deref(n.Content[0]))
+		}
+	}
+}
+
+// include checks an include list in each of its forms: a path, or a
+// mapping of path (one or a list), env_file and project_directory.
+func (s *fileScan) include(name string, n *yaml.Node, workDir string, env types.Mapping) error {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	ref := fileRef(name + ": include")
+	for _, item := range n.Content {
+		item = deref(item)
+		paths := interpolated(scalars(item), env)
+		var envFiles []string
+		projectDir := ""
+		if item.Kind == yaml.MappingNode {
+			paths = interpolated(scalars(mapGet(item, "path")), env)
+			envFiles = interpolated(scalars(mapGet(item, "env_file")), env)
+			if pd := interpolated(scalars(mapGet(item, "project_directory")), env); len(pd) > 0 {
+				projectDir = pd[0]
+			}
+		}
+		for i, p := range paths {
+			if remoteRef(p) {
+				return fmt.Errorf("%s %s: remote includes are not supported; include files of the stack folder", ref, p)
+			}
+			paths[i] = absIn(workDir, p)
+			if err := s.g.file(ref, paths[i], MaxStackFileSize); err != nil {
+				return err
+			}
+		}
+		if len(paths) == 0 {
+			continue
+		}
+		switch {
+		case projectDir == "":
+			projectDir = filepath.Dir(paths[0])
+		default:
+			projectDir = absIn(workDir, projectDir)
+			if err := s.g.folder(ref+".project_directory", projectDir); err != nil {
+				return err
+			}
+		}
+		nested, err := s.includeEnv(ref, envFiles, workDir, projectDir, env)
+		if err != nil {
+			return err
+		}
+		for _, p := range paths {
+			if err := s.file(p, projectDir, nested); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// includeEnv checks an include's env files (by default the .env of its
+// project directory) and returns the environment its files interpolate.
+func (s *fileScan) includeEnv(ref fileRef, envFiles []string, workDir, projectDir string, env types.Mapping) (types.Mapping, error) {
+	var files []string
+	for _, f := range envFiles {
+		files = append(files, absIn(workDir, f))
+	}
+	if len(envFiles) == 0 {
+		if f := filepath.Join(projectDir, ".env"); exists(f) {
+			files = append(files, f)
+		}
+	}
+	for _, f := range files {
+		if err := s.g.file(ref+".env_file", f, MaxStackFileSize); err != nil {
+			return nil, err
+		}
+	}
+	values, err := dotenv.GetEnvFromFile(env, files)
+	if err != nil {
+		return env, nil // compose-go reports it
+	}
+	return env.Clone().Merge(values), nil
+}
+
+// extends checks the file of `extends: {file: ..., service: ...}`; the
+// extended file's own paths start at its folder.
+func (s *fileScan) extends(svc string, n *yaml.Node, workDir string, env types.Mapping) error {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	files := interpolated(scalars(mapGet(n, "file")), env)
+	if len(files) == 0 {
+		return nil
+	}
+	ref := fileRef(svc + "extends.file")
+	if remoteRef(files[0]) {
+		return fmt.Errorf("%s %s: remote files are not supported", ref, files[0])
+	}
+	path := absIn(workDir, files[0])
+	if err := s.g.file(ref, path, MaxStackFileSize); err != nil {
+		return err
+	}
+	return s.file(path, filepath.Dir(path), env)
+}
+
+// binds checks the bind sources written relative to the file's folder, in
+// the short syntax (./data:/data) and the long one (type: bind).
+func (s *fileScan) binds(svc string, n *yaml.Node, workDir string, env types.Mapping) error {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	ref := fileRef(svc + "volumes")
+	for _, v := range n.Content {
+		v = deref(v)
+		source := ""
+		switch v.Kind {
+		case yaml.ScalarNode:
+			if src := interpolated([]string{v.Value}, env); len(src) > 0 {
+				source, _, _ = strings.Cut(src[0], ":")
+				if !strings.HasPrefix(source, ".") {
+					source = "" // a named volume or a host path
+				}
+			}
+		case yaml.MappingNode:
+			t := interpolated(scalars(mapGet(v, "type")), env)
+			src := interpolated(scalars(mapGet(v, "source")), env)
+			if len(t) > 0 && t[0] == types.VolumeTypeBind && len(src) > 0 &&
+				!filepath.IsAbs(src[0]) && !strings.HasPrefix(src[0], "~") {
+				source = src[0]
+			}
+		}
+		if source == "" {
+			continue
+		}
+		if err := s.g.bind(ref, absIn(workDir, source)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remoteRef reports a reference compose resolves remotely (git, oci).
+func remoteRef(p string) bool {
+	return strings.Contains(p, "://") || strings.HasPrefix(p, "git@") || strings.HasPrefix(p, "oci:")
+}
+
+func absIn(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// interpolated substitutes variables the way compose-go will; a value that
+// does not interpolate is kept as written, for compose-go to report.
+func interpolated(values []string, env types.Mapping) []string {
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		if strings.Contains(v, "$") {
+			if s, err := template.Substitute(v, env.Resolve); err == nil {
+				v = s
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// scalars is a scalar's value, or the scalar values of a sequence.
+func scalars(n *yaml.Node) []string {
+	n = deref(n)
+	switch {
+	case n == nil:
+		return nil
+	case n.Kind == yaml.ScalarNode:
+		return []string{n.Value}
+	case n.Kind == yaml.SequenceNode:
+		var out []string
+		for _, c := range n.Content {
+			if c = deref(c); c.Kind == yaml.ScalarNode {
+				out = append(out, c.Value)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// mapGet returns the value of key in a mapping, following aliases and
+// merge keys (<<) as compose-go does.
+func mapGet(n *yaml.Node, key string) *yaml.Node {
+	n = deref(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var merged []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch n.Content[i].Value {
+		case key:
+			return deref(n.Content[i+1])
+		case "<<":
+			m := deref(n.Content[i+1])
+			if m != nil && m.Kind == yaml.SequenceNode {
+				merged = append(merged, m.Content...)
+			} else {
+				merged = append(merged, m)
+			}
+		}
+	}
+	for _, m := range merged {
+		if v := mapGet(m, key); v != nil {
+			return v
+		}
+	}
+	return nil
+}
+
+// deref follows aliases, a bounded number of times.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
