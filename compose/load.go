@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -164,8 +165,9 @@ func loadStack(ctx context.Context, o LoadOptions, c caches, lookup bool) (_ *lo
 		return nil, err
 	}
 	defer r.close()
-	defer func() { err = r.redact(err) }()
-	sources, err := envFiles(dir, o)
+	var sources []string
+	defer func() { err = r.scrub(err, append(slices.Clone(files), sources...)) }()
+	sources, err = envFiles(dir, o)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +299,7 @@ func projectOptions(dir string, files, envFiles []string, o LoadOptions) (*cli.P
 // berth supports every field. envFiles are the interpolation files as the
 // stack names them.
 func loadProject(ctx context.Context, opts *cli.ProjectOptions, r *renderer, envFiles []string, tr *loadTrace, extra ...func(*loader.Options)) (*types.Project, error) {
-	if err := cli.WithLoadOptions(extra...)(opts); err != nil {
+	if err := cli.WithLoadOptions(append(extra, r.recordInterpolation)...)(opts); err != nil {
 		return nil, err
 	}
 	p, err := opts.LoadProject(ctx)

@@ -74,6 +74,8 @@ type renderer struct {
 	sensitive map[string]bool   // interpolation variables that hold a secret
 	mounted   map[string]string // secret/config file → digest of its content
 	envs      map[string]envResult
+	// substituted are the values interpolation put in, remembered once.
+	substituted map[string]bool
 }
 
 type envResult struct {
@@ -83,7 +85,8 @@ type envResult struct {
 
 func newRenderer(dir string, o LoadOptions) (*renderer, error) {
 	r := &renderer{dir: dir, o: o, secrets: map[string]string{}, paths: map[string]string{},
-		sensitive: map[string]bool{}, mounted: map[string]string{}, envs: map[string]envResult{}}
+		sensitive: map[string]bool{}, mounted: map[string]string{}, envs: map[string]envResult{},
+		substituted: map[string]bool{}}
 	if o.RenderDir != "" && !o.Placeholders {
 		abs, err := filepath.Abs(o.RenderDir)
 		if err != nil {
@@ -408,14 +411,10 @@ func (r *renderer) remember(v string) {
 	}
 }
 
-// redact strips every value read during the load from err's message, and
-// names rendered files by their sources. An error it changes loses its
-// chain: nothing below may print the values.
-func (r *renderer) redact(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
+// redactText strips every value read during the load from an error's
+// message, and names rendered files by their sources. The names in keep
+// (the stack's file names) are never taken for values.
+func (r *renderer) redactText(msg string, keep []string) string {
 	out := msg
 	for rendered, src := range r.paths {
 		out = strings.ReplaceAll(out, rendered, src)
@@ -424,14 +423,22 @@ func (r *renderer) redact(err error) error {
 		out = strings.ReplaceAll(out, r.work, "(rendered)")
 	}
 	values := slices.Clone(r.values)
+	if len(values) == 0 {
+		return out
+	}
 	slices.SortFunc(values, func(a, b string) int { return len(b) - len(a) })
+	var swap []string
+	for i, k := range keep {
+		if k != "" && strings.Contains(out, k) {
+			token := fmt.Sprintf("\x00%d\x00", i)
+			out = strings.ReplaceAll(out, k, token)
+			swap = append(swap, token, k)
+		}
+	}
 	for _, v := range values {
 		out = strings.ReplaceAll(out, v, "********")
 	}
-	if out == msg {
-		return err
-	}
-	return errors.New(out)
+	return strings.NewReplacer(swap...).Replace(out)
 }
 
 // rel names a file by its path in the stack folder when it is in it.
