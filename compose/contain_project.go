@@ -31,6 +31,12 @@ func (g *fileGuard) checkProjectFiles(p *types.Project) error {
 			}
 		}
 	}
+	for _, key := range sortedKeys(p.Volumes) {
+		v := p.Volumes[key]
+		if dev := v.DriverOpts["device"]; bindOption(v.DriverOpts["o"]) && filepath.IsAbs(dev) && within(g.dir, filepath.Clean(dev)) {
+			errs = append(errs, g.bind(fileRef(fmt.Sprintf("volume %q: driver_opts.device", key)), dev))
+		}
+	}
 	for _, key := range sortedKeys(p.Secrets) {
 		if f := p.Secrets[key].File; f != "" {
 			errs = append(errs, g.file(fileRef(fmt.Sprintf("secret %q: file", key)), f, MaxMountedFileSize))

@@ -57,6 +57,9 @@ func (s *fileScan) file(path, workDir string, env types.Mapping) error {
 		if err := s.include(name, mapGet(doc, "include"), workDir, env); err != nil {
 			return err
 		}
+		if err := s.volumeDevices(name, mapGet(doc, "volumes"), workDir, env); err != nil {
+			return err
+		}
 		services := mapGet(doc, "services")
 		if services == nil || services.Kind != yaml.MappingNode {
 			continue
@@ -234,6 +237,37 @@ func (s *fileScan) binds(svc string, n *yaml.Node, workDir string, env types.Map
 		}
 	}
 	return nil
+}
+
+// volumeDevices checks the local volumes that are binds in disguise
+// (driver_opts o: bind) and name a device relative to the file's folder.
+func (s *fileScan) volumeDevices(name string, n *yaml.Node, workDir string, env types.Mapping) error {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		opts := mapGet(n.Content[i+1], "driver_opts")
+		o := interpolated(scalars(mapGet(opts, "o")), env)
+		dev := interpolated(scalars(mapGet(opts, "device")), env)
+		if len(o) == 0 || !bindOption(o[0]) || len(dev) == 0 || filepath.IsAbs(dev[0]) || strings.HasPrefix(dev[0], "~") {
+			continue
+		}
+		ref := fileRef(fmt.Sprintf("%s: volume %q: driver_opts.device", name, n.Content[i].Value))
+		if err := s.g.bind(ref, absIn(workDir, dev[0])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bindOption reports a local volume's mount options that make it a bind.
+func bindOption(o string) bool {
+	for _, opt := range strings.Split(o, ",") {
+		if opt == "bind" || opt == "rbind" {
+			return true
+		}
+	}
+	return false
 }
 
 // remoteRef reports a reference compose resolves remotely (git, oci).
