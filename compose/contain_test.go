@@ -220,3 +220,22 @@ func TestFileReferencesInsideTheStackFolderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestReadSettingsChecksTheComposeFiles(t *testing.T) {
+	for _, target := range []string{"HOST", "/dev/zero"} {
+		s := newHostStack(t)
+		if err := os.Symlink(strings.ReplaceAll(target, "HOST", s.host), filepath.Join(s.dir, "compose.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadSettings(s.dir, "")
+		if err == nil || !strings.Contains(err.Error(), "compose file compose.yaml is outside the stack folder") {
+			t.Errorf("ReadSettings with compose.yaml → %s: %v", target, err)
+		}
+	}
+	s := newHostStack(t)
+	s.write(t, map[string]string{"compose.yaml": "x-berth:\n  hosts: " + containCanary + "\n"})
+	_, err := ReadSettings(s.dir, "")
+	if err == nil || strings.Contains(err.Error(), containCanary) || !strings.Contains(err.Error(), "compose.yaml: x-berth") {
+		t.Errorf("a bad x-berth: %v", err)
+	}
+}
