@@ -111,48 +111,50 @@ func (s *fileScan) include(name string, n *yaml.Node, workDir string, env types.
 	if n == nil || n.Kind != yaml.SequenceNode {
 		return nil
 	}
-	ref := fileRef(name + ": include")
 	for _, item := range n.Content {
-		item = deref(item)
-		paths := interpolated(scalars(item), env)
-		var envFiles []string
-		projectDir := ""
-		if item.Kind == yaml.MappingNode {
-			paths = interpolated(scalars(mapGet(item, "path")), env)
-			envFiles = interpolated(scalars(mapGet(item, "env_file")), env)
-			if pd := interpolated(scalars(mapGet(item, "project_directory")), env); len(pd) > 0 {
-				projectDir = pd[0]
-			}
-		}
-		for i, p := range paths {
-			if remoteRef(p) {
-				return fmt.Errorf("%s %s: remote includes are not supported; include files of the stack folder", ref, p)
-			}
-			paths[i] = absIn(workDir, p)
-			if err := s.g.file(ref, paths[i], MaxStackFileSize); err != nil {
-				return err
-			}
-		}
-		if len(paths) == 0 {
-			continue
-		}
-		switch {
-		case projectDir == "":
-			projectDir = filepath.Dir(paths[0])
-		default:
-			projectDir = absIn(workDir, projectDir)
-			if err := s.g.folder(ref+".project_directory", projectDir); err != nil {
-				return err
-			}
-		}
-		nested, err := s.includeEnv(ref, envFiles, workDir, projectDir, env)
-		if err != nil {
+		if err := s.includeItem(fileRef(name+": include"), deref(item), workDir, env); err != nil {
 			return err
 		}
-		for _, p := range paths {
-			if err := s.file(p, projectDir, nested); err != nil {
-				return err
-			}
+	}
+	return nil
+}
+
+// includeItem checks one include and, in turn, what its files name, from
+// its project directory (by default the first file's folder).
+func (s *fileScan) includeItem(ref fileRef, item *yaml.Node, workDir string, env types.Mapping) error {
+	paths := interpolated(scalars(item), env)
+	var envFiles, projectDir []string
+	if item.Kind == yaml.MappingNode {
+		paths = interpolated(scalars(mapGet(item, "path")), env)
+		envFiles = interpolated(scalars(mapGet(item, "env_file")), env)
+		projectDir = interpolated(scalars(mapGet(item, "project_directory")), env)
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	for i, p := range paths {
+		if remoteRef(p) {
+			return fmt.Errorf("%s %s: remote includes are not supported; include files of the stack folder", ref, p)
+		}
+		paths[i] = absIn(workDir, p)
+		if err := s.g.file(ref, paths[i], MaxStackFileSize); err != nil {
+			return err
+		}
+	}
+	dir := filepath.Dir(paths[0])
+	if len(projectDir) > 0 && projectDir[0] != "" {
+		dir = absIn(workDir, projectDir[0])
+		if err := s.g.folder(ref+".project_directory", dir); err != nil {
+			return err
+		}
+	}
+	nested, err := s.includeEnv(ref, envFiles, workDir, dir, env)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		if err := s.file(p, dir, nested); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -302,6 +302,9 @@ func loadProject(ctx context.Context, opts *cli.ProjectOptions, r *renderer, env
 	if err := cli.WithLoadOptions(append(extra, r.recordInterpolation)...)(opts); err != nil {
 		return nil, err
 	}
+	if r.guard == nil {
+		return nil, errors.New("no file guard: the stack's file references cannot be checked")
+	}
 	p, err := opts.LoadProject(ctx)
 	if err != nil {
 		return nil, err
