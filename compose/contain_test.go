@@ -239,3 +239,19 @@ func TestReadSettingsChecksTheComposeFiles(t *testing.T) {
 		t.Errorf("a bad x-berth: %v", err)
 	}
 }
+
+func TestPlanCacheForgetsARevokedGrant(t *testing.T) {
+	c := planCaches(t)
+	s := newHostStack(t)
+	writeFile(t, s.host, "A=1\n")
+	s.write(t, map[string]string{"compose.yaml": "services:\n  api:\n    image: example/api:1.0\n    env_file: [HOST]\n"})
+	granted := LoadOptions{Dir: s.dir, HostPaths: []string{s.host}}
+	planLoad(t, granted, c)
+	if _, hit := planLoad(t, granted, c); !hit {
+		t.Fatal("the plan cache did not answer the same load")
+	}
+	_, err := loadStack(context.Background(), LoadOptions{Dir: s.dir}, c, true)
+	if err == nil || !strings.Contains(err.Error(), "is outside the stack folder") {
+		t.Fatalf("without the grant: %v", err)
+	}
+}

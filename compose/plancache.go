@@ -123,6 +123,8 @@ func (c *planCache) key(o LoadOptions, opts *cli.ProjectOptions, env types.Mappi
 	d.list(o.EnvFiles)
 	d.list(o.Profiles)
 	d.list([]string{fmt.Sprint(o.OSEnv), o.SecretsDir, o.AgeKeyFile})
+	// A grant the host takes back must not be answered from the cache.
+	d.list(o.HostPaths)
 	home, ok := os.LookupEnv("HOME")
 	d.value(home, ok)
 	for _, group := range [][]string{opts.ConfigPaths, sources} {
