@@ -23,6 +23,10 @@ import (
 // in turn), each extends file, and each bind source written relative to a
 // file's folder. Paths are interpolated from the same environment.
 
+// maxScannedFiles bounds the compose files one load's scan reads, counting
+// a file again for each folder it is read from.
+const maxScannedFiles = 1000
+
 // fileScan walks the compose files that a load will read.
 type fileScan struct {
 	g    *fileGuard
@@ -48,6 +52,9 @@ func (s *fileScan) file(path, workDir string, env types.Mapping) error {
 		return nil // compose-go reports a cycle
 	}
 	s.seen[key] = true
+	if len(s.seen) > maxScannedFiles {
+		return fmt.Errorf("%s: more than %d compose files through include and extends", s.g.show(path), maxScannedFiles)
+	}
 	docs, err := s.read(path)
 	if err != nil || docs == nil {
 		return err
@@ -325,12 +332,18 @@ func scalars(n *yaml.Node) []string {
 }
 
 // mapGet returns the value of key in a mapping, following aliases and
-// merge keys (<<) as compose-go does.
+// merge keys (<<) as compose-go does. Each node is looked at once, so
+// nested merges cannot make the lookup explode.
 func mapGet(n *yaml.Node, key string) *yaml.Node {
+	return mapGetSeen(n, key, map[*yaml.Node]bool{})
+}
+
+func mapGetSeen(n *yaml.Node, key string, seen map[*yaml.Node]bool) *yaml.Node {
 	n = deref(n)
-	if n == nil || n.Kind != yaml.MappingNode {
+	if n == nil || n.Kind != yaml.MappingNode || seen[n] {
 		return nil
 	}
+	seen[n] = true
 	var merged []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		switch n.Content[i].Value {
@@ -346,7 +359,7 @@ func mapGet(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	for _, m := range merged {
-		if v := mapGet(m, key); v != nil {
+		if v := mapGetSeen(m, key, seen); v != nil {
 			return v
 		}
 	}

@@ -2,11 +2,13 @@ package compose
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // containCanary is what a host file outside the stack folder holds: no
@@ -253,5 +255,39 @@ func TestPlanCacheForgetsARevokedGrant(t *testing.T) {
 	_, err := loadStack(context.Background(), LoadOptions{Dir: s.dir}, c, true)
 	if err == nil || !strings.Contains(err.Error(), "is outside the stack folder") {
 		t.Fatalf("without the grant: %v", err)
+	}
+}
+
+func TestScanOfNestedMergesStaysSmall(t *testing.T) {
+	// Each level merges the one below nine times: a lookup that followed
+	// every merge would take 9^12 steps.
+	var b strings.Builder
+	b.WriteString("x-l0: &l0 {a: 1}\n")
+	for i := 1; i <= 12; i++ {
+		fmt.Fprintf(&b, "x-l%d: &l%d\n  <<: [", i, i)
+		for j := 0; j < 9; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*l%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	b.WriteString("services:\n  api:\n    image: example/api:1.0\n    <<: *l12\n")
+	s := newHostStack(t)
+	s.write(t, map[string]string{"compose.yaml": b.String()})
+	g, err := newFileGuard(s.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.scanComposeFiles([]string{filepath.Join(s.dir, "compose.yaml")}, s.dir, nil) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the scan of nested merges did not end within 10 s")
 	}
 }
