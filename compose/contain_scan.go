@@ -31,12 +31,15 @@ const maxScannedFiles = 1000
 type fileScan struct {
 	g    *fileGuard
 	seen map[string]bool
+	// substituted learns each value interpolation puts into a path, for
+	// errors to hide.
+	substituted func(string)
 }
 
 // scanComposeFiles checks what the stack's compose files name; dir is the
 // project's working folder and env the interpolation environment.
-func (g *fileGuard) scanComposeFiles(files []string, dir string, env types.Mapping) error {
-	s := &fileScan{g: g, seen: map[string]bool{}}
+func (g *fileGuard) scanComposeFiles(files []string, dir string, env types.Mapping, substituted func(string)) error {
+	s := &fileScan{g: g, seen: map[string]bool{}, substituted: substituted}
 	for _, f := range files {
 		if err := s.file(f, dir, env); err != nil {
 			return err
@@ -129,12 +132,12 @@ func (s *fileScan) include(name string, n *yaml.Node, workDir string, env types.
 // includeItem checks one include and, in turn, what its files name, from
 // its project directory (by default the first file's folder).
 func (s *fileScan) includeItem(ref fileRef, item *yaml.Node, workDir string, env types.Mapping) error {
-	paths := interpolated(scalars(item), env)
+	paths := s.interpolated(scalars(item), env)
 	var envFiles, projectDir []string
 	if item.Kind == yaml.MappingNode {
-		paths = interpolated(scalars(mapGet(item, "path")), env)
-		envFiles = interpolated(scalars(mapGet(item, "env_file")), env)
-		projectDir = interpolated(scalars(mapGet(item, "project_directory")), env)
+		paths = s.interpolated(scalars(mapGet(item, "path")), env)
+		envFiles = s.interpolated(scalars(mapGet(item, "env_file")), env)
+		projectDir = s.interpolated(scalars(mapGet(item, "project_directory")), env)
 	}
 	if len(paths) == 0 {
 		return nil
@@ -197,7 +200,7 @@ func (s *fileScan) extends(svc string, n *yaml.Node, workDir string, env types.M
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
-	files := interpolated(scalars(mapGet(n, "file")), env)
+	files := s.interpolated(scalars(mapGet(n, "file")), env)
 	if len(files) == 0 {
 		return nil
 	}
@@ -224,15 +227,15 @@ func (s *fileScan) binds(svc string, n *yaml.Node, workDir string, env types.Map
 		source := ""
 		switch v.Kind {
 		case yaml.ScalarNode:
-			if src := interpolated([]string{v.Value}, env); len(src) > 0 {
+			if src := s.interpolated([]string{v.Value}, env); len(src) > 0 {
 				source, _, _ = strings.Cut(src[0], ":")
 				if !strings.HasPrefix(source, ".") {
 					source = "" // a named volume or a host path
 				}
 			}
 		case yaml.MappingNode:
-			t := interpolated(scalars(mapGet(v, "type")), env)
-			src := interpolated(scalars(mapGet(v, "source")), env)
+			t := s.interpolated(scalars(mapGet(v, "type")), env)
+			src := s.interpolated(scalars(mapGet(v, "source")), env)
 			if len(t) > 0 && t[0] == types.VolumeTypeBind && len(src) > 0 &&
 				!filepath.IsAbs(src[0]) && !strings.HasPrefix(src[0], "~") {
 				source = src[0]
@@ -256,8 +259,8 @@ func (s *fileScan) volumeDevices(name string, n *yaml.Node, workDir string, env 
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		opts := mapGet(n.Content[i+1], "driver_opts")
-		o := interpolated(scalars(mapGet(opts, "o")), env)
-		dev := interpolated(scalars(mapGet(opts, "device")), env)
+		o := s.interpolated(scalars(mapGet(opts, "o")), env)
+		dev := s.interpolated(scalars(mapGet(opts, "device")), env)
 		if len(o) == 0 || !bindOption(o[0]) || len(dev) == 0 || filepath.IsAbs(dev[0]) || strings.HasPrefix(dev[0], "~") {
 			continue
 		}
@@ -298,12 +301,19 @@ func exists(path string) bool {
 
 // interpolated substitutes variables the way compose-go will; a value that
 // does not interpolate is kept as written, for compose-go to report.
-func interpolated(values []string, env types.Mapping) []string {
+func (s *fileScan) interpolated(values []string, env types.Mapping) []string {
+	lookup := func(name string) (string, bool) {
+		v, ok := env.Resolve(name)
+		if ok && s.substituted != nil {
+			s.substituted(v)
+		}
+		return v, ok
+	}
 	out := make([]string, 0, len(values))
 	for _, v := range values {
 		if strings.Contains(v, "$") {
-			if s, err := template.Substitute(v, env.Resolve); err == nil {
-				v = s
+			if sub, err := template.Substitute(v, lookup); err == nil {
+				v = sub
 			}
 		}
 		out = append(out, v)

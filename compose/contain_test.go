@@ -281,7 +281,7 @@ func TestScanOfNestedMergesStaysSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- g.scanComposeFiles([]string{filepath.Join(s.dir, "compose.yaml")}, s.dir, nil) }()
+	go func() { done <- g.scanComposeFiles([]string{filepath.Join(s.dir, "compose.yaml")}, s.dir, nil, nil) }()
 	select {
 	case err := <-done:
 		if err != nil {

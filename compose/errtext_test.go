@@ -77,6 +77,12 @@ func TestLoadErrorsShowNoContent(t *testing.T) {
 			[]string{"services.web.cpus"}},
 		{"process env duration", map[string]string{"compose.yaml": svc + "    stop_grace_period: ${BERTH_TEST_CANARY}\n"}, true,
 			[]string{"stop_grace_period"}},
+		{"process env in an env_file path", map[string]string{"compose.yaml": svc + "    env_file: [\"/x/${BERTH_TEST_CANARY}\"]\n"}, true,
+			[]string{`service "web": env_file`, "is outside the stack folder"}},
+		{"process env in an extends path", map[string]string{"compose.yaml": svc + "    extends: {file: \"/x/${BERTH_TEST_CANARY}\", service: a}\n"}, true,
+			[]string{`compose.yaml: service "web": extends.file`, "is outside the stack folder"}},
+		{"process env in an include path", map[string]string{"compose.yaml": "include: [\"/x/${BERTH_TEST_CANARY}\"]\n" + svc}, true,
+			[]string{`compose.yaml: include`, "is outside the stack folder"}},
 		{"process env required", map[string]string{"compose.yaml": "services:\n  web:\n    image: \"${NOT_SET:?${BERTH_TEST_CANARY}}\"\n"}, true,
 			[]string{"NOT_SET"}},
 	} {

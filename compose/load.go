@@ -182,7 +182,7 @@ func loadStack(ctx context.Context, o LoadOptions, c caches, lookup bool) (_ *lo
 	if err != nil {
 		return nil, err
 	}
-	if err := g.scanComposeFiles(files, dir, opts.Environment); err != nil {
+	if err := g.scanComposeFiles(files, dir, opts.Environment, r.rememberSubstituted); err != nil {
 		return nil, err
 	}
 	r.guard = g
