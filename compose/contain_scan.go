@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,15 +89,19 @@ func (s *fileScan) file(path, workDir string, env types.Mapping) error {
 	return nil
 }
 
-// read checks and parses a compose file; nil when it does not parse (then
-// compose-go reports it).
+// read checks and parses a compose file with the YAML library compose-go
+// uses. A file that does not parse is refused here: what is not scanned
+// must not be loaded.
 func (s *fileScan) read(path string) ([]*yaml.Node, error) {
 	if err := s.g.file("compose file", path, MaxStackFileSize); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // compose-go names the missing include or extends file
+	}
 	if err != nil {
-		return nil, nil
+		return nil, fmt.Errorf("compose file %s cannot be read", s.g.show(path))
 	}
 	var docs []*yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -107,7 +112,7 @@ func (s *fileScan) read(path string) ([]*yaml.Node, error) {
 			return docs, nil
 		}
 		if err != nil {
-			return nil, nil
+			return nil, fmt.Errorf("failed to parse %s: %w", s.g.show(path), err)
 		}
 		if len(n.Content) > 0 {
 			docs = append(docs, deref(n.Content[0]))
