@@ -160,6 +160,14 @@ func TestFileReferencesMustBeSmallRegularFiles(t *testing.T) {
 		}
 		s.refused(t, `service "api": env_file app.env is not a regular file`)
 	})
+	t.Run("device in a granted folder", func(t *testing.T) {
+		s := newHostStack(t)
+		s.write(t, map[string]string{"compose.yaml": strings.Replace(svc, "app.env", "/dev/zero", 1)})
+		err := s.load("/dev")
+		if err == nil || !strings.Contains(err.Error(), `service "api": env_file /dev/zero is not a regular file`) {
+			t.Errorf("env_file /dev/zero with /dev granted: %v", err)
+		}
+	})
 	t.Run("over-size", func(t *testing.T) {
 		s := newHostStack(t)
 		s.write(t, map[string]string{"compose.yaml": svc,
