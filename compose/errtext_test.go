@@ -128,3 +128,13 @@ func TestLoadErrorsKeepNames(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactKeepsFileNamesButNotValues(t *testing.T) {
+	r := &renderer{}
+	r.remember("prod")
+	r.remember("s3cret compose.prod.yaml")
+	got := r.redactText("compose.prod.yaml: line 3: s3cret compose.prod.yaml is not a prod port", []string{"compose.prod.yaml"})
+	if want := "compose.prod.yaml: line 3: ******** is not a ******** port"; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}

@@ -427,6 +427,12 @@ func (r *renderer) redactText(msg string, keep []string) string {
 		return out
 	}
 	slices.SortFunc(values, func(a, b string) int { return len(b) - len(a) })
+	// A value that holds a name goes first, while it is whole.
+	for _, v := range values {
+		if slices.ContainsFunc(keep, func(k string) bool { return k != "" && strings.Contains(v, k) }) {
+			out = strings.ReplaceAll(out, v, "********")
+		}
+	}
 	var swap []string
 	for i, k := range keep {
 		if k != "" && strings.Contains(out, k) {
