@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -38,6 +39,10 @@ type LoadOptions struct {
 	// OSEnv lets the process environment take part in interpolation, as it
 	// does for the docker compose CLI.
 	OSEnv bool
+	// HostPaths are absolute host paths (files or folders) the host grants
+	// to this stack: besides the stack folder, the only places its file
+	// references may lead (see fileGuard).
+	HostPaths []string
 
 	// SecretsDir holds the host's secrets, one file per secret named as
 	// the secret, for {{ secret "NAME" }} in env templates: a stack's own
@@ -63,9 +68,6 @@ type LoadOptions struct {
 	// plan cache, for LoadDesired (see planCache).
 	RememberDesired bool
 
-	// HostPaths are absolute host paths (files or folders) the host grants
-	// this stack, besides its own folder.
-	HostPaths []string
 	// Redactor, when set, learns every value the load reads (see
 	// Redactor), even from a load that fails, and strips the values it
 	// already knew from the load's error too.
@@ -168,15 +170,22 @@ func loadStack(ctx context.Context, o LoadOptions, c caches, lookup bool) (_ *lo
 	if err != nil {
 		return nil, err
 	}
+	g, err := newFileGuard(dir, o.HostPaths)
+	if err != nil {
+		return nil, err
+	}
 	r, err := newRenderer(dir, o)
 	if err != nil {
 		return nil, err
 	}
 	defer r.close()
-	defer func() { err = r.redact(err) }()
-	r.red.learnInterpolation(files, o.OSEnv)
-	sources, err := envFiles(dir, o)
+	var sources []string
+	defer func() { err = r.scrub(err, append(slices.Clone(files), sources...)) }()
+	sources, err = envFiles(dir, o)
 	if err != nil {
+		return nil, err
+	}
+	if err := g.checkStackFiles(files, sources, o); err != nil {
 		return nil, err
 	}
 	envFiles, err := r.interpolation(sources)
@@ -187,6 +196,11 @@ func loadStack(ctx context.Context, o LoadOptions, c caches, lookup bool) (_ *lo
 	if err != nil {
 		return nil, err
 	}
+	if err := g.scanComposeFiles(files, dir, opts.Environment, r.rememberSubstituted); err != nil {
+		return nil, err
+	}
+	r.guard = g
+	r.red.learnInterpolation(files, o.OSEnv)
 	planKey := ""
 	var env types.Mapping // the environment before compose-go adds to it
 	if c.plans != nil && !o.Placeholders && !r.rendered() {
@@ -300,11 +314,17 @@ func projectOptions(dir string, files, envFiles []string, o LoadOptions) (*cli.P
 // berth supports every field. envFiles are the interpolation files as the
 // stack names them.
 func loadProject(ctx context.Context, opts *cli.ProjectOptions, r *renderer, envFiles []string, tr *loadTrace, extra ...func(*loader.Options)) (*types.Project, error) {
-	if err := cli.WithLoadOptions(extra...)(opts); err != nil {
+	if err := cli.WithLoadOptions(append(extra, r.recordInterpolation)...)(opts); err != nil {
 		return nil, err
+	}
+	if r.guard == nil {
+		return nil, errors.New("no file guard: the stack's file references cannot be checked")
 	}
 	p, err := opts.LoadProject(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.guard.checkProjectFiles(p); err != nil {
 		return nil, err
 	}
 	if tr != nil {
@@ -371,9 +391,11 @@ func envFiles(dir string, o LoadOptions) ([]string, error) {
 		}
 		files = append(files, abs)
 	}
+	// Whatever is there under these names is checked: a symlink to a
+	// device or a folder is refused, not skipped.
 	present := func(names ...string) {
 		for _, name := range names {
-			if f := filepath.Join(dir, name); isFile(f) {
+			if f := filepath.Join(dir, name); exists(f) {
 				files = append(files, f)
 			}
 		}

@@ -139,6 +139,9 @@ func TestLoadCacheNestedDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r.guard, err = newFileGuard(dir, nil); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := loadProject(context.Background(), opts, r, nil, nil, skipValidation); err != nil {
 		t.Fatalf("the case needs a value only validation rejects: %v", err)
 	}

@@ -124,6 +124,8 @@ func (c *planCache) key(o LoadOptions, opts *cli.ProjectOptions, env types.Mappi
 	d.list(o.Profiles)
 	d.list([]string{fmt.Sprint(o.OSEnv), o.SecretsDir, o.AgeKeyFile, o.Stack})
 	d.list(o.SharedSecrets)
+	// A grant the host takes back must not be answered from the cache.
+	d.list(o.HostPaths)
 	home, ok := os.LookupEnv("HOME")
 	d.value(home, ok)
 	for _, group := range [][]string{opts.ConfigPaths, sources} {

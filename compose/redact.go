@@ -87,6 +87,13 @@ func (r *Redactor) String(s string) string {
 	return s
 }
 
+// snapshot is the values known now, longest first.
+func (r *Redactor) snapshot() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Clone(r.values)
+}
+
 // Strings replaces every known value in each of ss, in place.
 func (r *Redactor) Strings(ss []string) []string {
 	for i, s := range ss {

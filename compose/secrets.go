@@ -61,8 +61,9 @@ var secretNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 type renderer struct {
 	dir       string // the stack folder
 	o         LoadOptions
-	renderDir string // absolute; "" when none was given
-	work      string // this load's private folder for env files
+	guard     *fileGuard // what the stack's files may name
+	renderDir string     // absolute; "" when none was given
+	work      string     // this load's private folder for env files
 
 	ids     []age.Identity
 	idsErr  error
@@ -74,6 +75,8 @@ type renderer struct {
 	sensitive map[string]bool   // interpolation variables that hold a secret
 	mounted   map[string]string // secret/config file → digest of its content
 	envs      map[string]envResult
+	// substituted are the values interpolation put in, remembered once.
+	substituted map[string]bool
 }
 
 type envResult struct {
@@ -87,7 +90,8 @@ func newRenderer(dir string, o LoadOptions) (*renderer, error) {
 		red = &Redactor{}
 	}
 	r := &renderer{dir: dir, o: o, red: red, secrets: map[string]string{}, paths: map[string]string{},
-		sensitive: map[string]bool{}, mounted: map[string]string{}, envs: map[string]envResult{}}
+		sensitive: map[string]bool{}, mounted: map[string]string{}, envs: map[string]envResult{},
+		substituted: map[string]bool{}}
 	if o.RenderDir != "" && !o.Placeholders {
 		abs, err := filepath.Abs(o.RenderDir)
 		if err != nil {
@@ -454,14 +458,10 @@ func (r *renderer) identities() ([]age.Identity, error) {
 // Redactor for the values too short to strip).
 func (r *renderer) remember(v string) { r.red.Add(v) }
 
-// redact strips every value read during the load from err's message, and
-// names rendered files by their sources. An error it changes loses its
-// chain: nothing below may print the values.
-func (r *renderer) redact(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
+// redactText strips every value read during the load from an error's
+// message, and names rendered files by their sources. The names in keep
+// (the stack's file names) are never taken for values.
+func (r *renderer) redactText(msg string, keep []string) string {
 	out := msg
 	for rendered, src := range r.paths {
 		out = strings.ReplaceAll(out, rendered, src)
@@ -469,11 +469,28 @@ func (r *renderer) redact(err error) error {
 	if r.work != "" {
 		out = strings.ReplaceAll(out, r.work, "(rendered)")
 	}
-	out = r.red.String(out)
-	if out == msg {
-		return err
+	values := r.red.snapshot()
+	if len(values) == 0 {
+		return out
 	}
-	return errors.New(out)
+	// A value that holds a name goes first, while it is whole.
+	for _, v := range values {
+		if slices.ContainsFunc(keep, func(k string) bool { return k != "" && strings.Contains(v, k) }) {
+			out = strings.ReplaceAll(out, v, "********")
+		}
+	}
+	var swap []string
+	for i, k := range keep {
+		if k != "" && strings.Contains(out, k) {
+			token := fmt.Sprintf("\x00%d\x00", i)
+			out = strings.ReplaceAll(out, k, token)
+			swap = append(swap, token, k)
+		}
+	}
+	for _, v := range values {
+		out = strings.ReplaceAll(out, v, "********")
+	}
+	return strings.NewReplacer(swap...).Replace(out)
 }
 
 // rel names a file by its path in the stack folder when it is in it.

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -37,10 +38,23 @@ func ReadSettings(dir, env string) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
+	// The files are checked as a load checks them, and their errors hide
+	// content the same way: this read comes first.
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Settings{}, err
+	}
+	g, err := newFileGuard(abs, nil)
+	if err != nil {
+		return Settings{}, err
+	}
 	var s Settings
 	for _, f := range files {
-		if err := readSettings(f, &s); err != nil {
+		if err := g.file("compose file", f, MaxStackFileSize); err != nil {
 			return Settings{}, err
+		}
+		if err := readSettings(f, &s); err != nil {
+			return Settings{}, errors.New(scrubText(err.Error(), abs))
 		}
 	}
 	for _, h := range s.Hosts {
