@@ -173,7 +173,7 @@ func checkPaths(cfg config.Config) error {
 	if sockDir := filepath.Dir(cfg.ControlSocket()); sockDir != filepath.Clean(cfg.DataDir) {
 		errs = append(errs, control.CheckDir("the control socket's folder", sockDir, true))
 	}
-	for _, f := range cfg.TrustedFiles() {
+	for _, f := range cfg.Files() {
 		errs = append(errs, control.CheckFile(f.Key, f.Path))
 	}
 	return errors.Join(errs...)

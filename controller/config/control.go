@@ -29,35 +29,3 @@ func (c *Config) controlProblems() []error {
 	}
 	return errs
 }
-
-// FileSetting is a setting that names a file berth reads.
-type FileSetting struct{ Key, Path string }
-
-// TrustedFiles are the files berth reads credentials and keys from that
-// are set: whoever can write one decides what berth trusts.
-func (c Config) TrustedFiles() []FileSetting {
-	var out []FileSetting
-	for _, f := range []FileSetting{
-		{"age_key_file", c.AgeKeyFile},
-		{"git.password_file", c.Git.PasswordFile},
-		{"git.token_file", c.Git.TokenFile},
-		{"git.ssh_key_file", c.Git.SSHKeyFile},
-		{"git.known_hosts_file", c.Git.KnownHostsFile},
-		{"git.trusted_keys_file", c.Git.TrustedKeysFile},
-		{"webhooks.github_secret_file", c.Webhooks.GitHubSecretFile},
-		{"webhooks.gitea_secret_file", c.Webhooks.GiteaSecretFile},
-		{"webhooks.gitlab_token_file", c.Webhooks.GitLabTokenFile},
-		{"webhooks.bitbucket_secret_file", c.Webhooks.BitbucketSecretFile},
-		{"webhooks.generic_secret_file", c.Webhooks.GenericSecretFile},
-		{"notify.slack_url_file", c.Notify.SlackURLFile},
-		{"notify.discord_url_file", c.Notify.DiscordURLFile},
-		{"notify.teams_url_file", c.Notify.TeamsURLFile},
-		{"notify.webhook_secret_file", c.Notify.WebhookSecretFile},
-		{"commit_status.token_file", c.CommitStatus.TokenFile},
-	} {
-		if f.Path != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}

@@ -11,41 +11,18 @@ import (
 // The settings of what berth talks to besides Git and the engine:
 // webhooks in, notifications and commit statuses out.
 
-// integrationFiles lists the secret files of the webhooks, notifications and commit
-// status that are set.
-func (c Config) integrationFiles() []fileSetting {
-	var fs []fileSetting
-	for _, f := range []fileSetting{
-		{"webhooks.github_secret_file", c.Webhooks.GitHubSecretFile},
-		{"webhooks.gitea_secret_file", c.Webhooks.GiteaSecretFile},
-		{"webhooks.gitlab_token_file", c.Webhooks.GitLabTokenFile},
-		{"webhooks.bitbucket_secret_file", c.Webhooks.BitbucketSecretFile},
-		{"webhooks.generic_secret_file", c.Webhooks.GenericSecretFile},
-		{"notify.slack_url_file", c.Notify.SlackURLFile},
-		{"notify.discord_url_file", c.Notify.DiscordURLFile},
-		{"notify.teams_url_file", c.Notify.TeamsURLFile},
-		{"notify.webhook_secret_file", c.Notify.WebhookSecretFile},
-		{"commit_status.token_file", c.CommitStatus.TokenFile},
-	} {
-		if f.path != "" {
-			fs = append(fs, f)
-		}
-	}
-	return fs
-}
-
 // integrationProblems checks the webhooks, notifications, commit status
 // and status URL.
 func (c Config) integrationProblems() []error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	var hooks []string
-	for _, f := range c.integrationFiles() {
-		if err := readable(f.path); err != nil {
-			add("%s: %w", f.key, err)
+	for _, f := range c.filesUnder("webhooks.", "notify.", "commit_status.") {
+		if err := readable(f.Path); err != nil {
+			add("%s: %w", f.Key, err)
 		}
-		if strings.HasPrefix(f.key, "webhooks.") {
-			hooks = append(hooks, f.key)
+		if strings.HasPrefix(f.Key, "webhooks.") {
+			hooks = append(hooks, f.Key)
 		}
 	}
 	if len(hooks) > 0 && c.ListenAddr() == "" {

@@ -73,7 +73,7 @@ func (c *Config) Validate() error {
 	if c.Settle.Duration < 0 {
 		add("settle: %q is negative", c.Settle.String())
 	}
-	errs = append(errs, c.Git.problems()...)
+	errs = append(errs, c.Git.problems(c.filesUnder("git."))...)
 	errs = append(errs, c.integrationProblems()...)
 	errs = append(errs, c.PolicyProblems()...)
 	errs = append(errs, c.controlProblems()...)
@@ -152,12 +152,12 @@ func listenProblem(addr string) string {
 
 // problems checks the credentials: which go together, and that every file
 // named can be read.
-func (g Git) problems() []error {
+func (g Git) problems(files []FileSetting) []error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	for _, f := range g.files() {
-		if err := readable(f.path); err != nil {
-			add("%s: %w", f.key, err)
+	for _, f := range files {
+		if err := readable(f.Path); err != nil {
+			add("%s: %w", f.Key, err)
 		}
 	}
 	if g.PasswordFile != "" && g.Username == "" {
@@ -173,25 +173,6 @@ func (g Git) problems() []error {
 		add("git.verify_commits is on but git.trusted_keys_file is not set")
 	}
 	return errs
-}
-
-type fileSetting struct{ key, path string }
-
-// files lists the file settings that are set.
-func (g Git) files() []fileSetting {
-	var fs []fileSetting
-	for _, f := range []fileSetting{
-		{"git.password_file", g.PasswordFile},
-		{"git.token_file", g.TokenFile},
-		{"git.ssh_key_file", g.SSHKeyFile},
-		{"git.known_hosts_file", g.KnownHostsFile},
-		{"git.trusted_keys_file", g.TrustedKeysFile},
-	} {
-		if f.path != "" {
-			fs = append(fs, f)
-		}
-	}
-	return fs
 }
 
 // readable opens the file without reading it.
@@ -248,9 +229,9 @@ func (c *Config) PolicyProblems() []error {
 // secrets dirs, the age key and every credential file. The host policy
 // refuses them to every stack, and any folder that holds one.
 func (c Config) OwnPaths() []string {
-	out := []string{c.DataDir, c.SecretsDir, c.AgeKeyFile}
-	for _, f := range append(c.Git.files(), c.integrationFiles()...) {
-		out = append(out, f.path)
+	out := []string{c.DataDir, c.SecretsDir}
+	for _, f := range c.Files() {
+		out = append(out, f.Path)
 	}
 	return slices.DeleteFunc(out, func(p string) bool { return p == "" })
 }
