@@ -130,7 +130,7 @@ func TestLoadErrorsKeepNames(t *testing.T) {
 }
 
 func TestRedactKeepsFileNamesButNotValues(t *testing.T) {
-	r := &renderer{}
+	r := &renderer{red: &Redactor{}}
 	r.remember("prod")
 	r.remember("s3cret compose.prod.yaml")
 	got := r.redactText("compose.prod.yaml: line 3: s3cret compose.prod.yaml is not a prod port", []string{"compose.prod.yaml"})

@@ -89,6 +89,9 @@ func (r *Redactor) String(s string) string {
 
 // snapshot is the values known now, longest first.
 func (r *Redactor) snapshot() []string {
+	if r == nil {
+		return nil
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return slices.Clone(r.values)
