@@ -35,10 +35,13 @@ func check(t *testing.T, s Settings, dir string, refused ...string) []lint.Findi
 	return s.Check(p, target)
 }
 
-// load loads a stack folder as the controller does, and its sources.
-func load(t *testing.T, dir string) (*types.Project, Target) {
+// load loads a stack folder as the controller does, and its sources. The
+// loader itself refuses a relative path that leaves the stack folder unless
+// it leads into hostPaths: a test grants it there to show that the policy
+// refuses it on its own too.
+func load(t *testing.T, dir string, hostPaths ...string) (*types.Project, Target) {
 	t.Helper()
-	p, err := compose.Load(context.Background(), compose.LoadOptions{Dir: dir})
+	p, err := compose.Load(context.Background(), compose.LoadOptions{Dir: dir, HostPaths: hostPaths})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +169,8 @@ func TestPolicyRules(t *testing.T) {
 		{"read-only root fs", svc("    read_only: true\n") + "    read_only: true\n", RuleReadOnlyRootfs, "", nil, true},
 	}
 	for _, tc := range cases {
-		p, target := load(t, stackDir(t, tc.yaml))
+		dir := stackDir(t, tc.yaml)
+		p, target := load(t, dir, filepath.Dir(dir))
 		for _, profile := range profiles {
 			t.Run(tc.name+"/"+profile, func(t *testing.T) {
 				fs := Settings{Profile: profile, RequireReadOnly: tc.readOnly}.Check(p, target)
