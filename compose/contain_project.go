@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -24,6 +25,12 @@ func (g *fileGuard) checkProjectFiles(p *types.Project) error {
 		if b := s.Build; b != nil && filepath.IsAbs(b.Context) {
 			// A remote context (a Git URL) is never read: berth does not build.
 			errs = append(errs, g.folder(fileRef(svc+"build.context"), b.Context))
+		}
+		for _, opt := range s.SecurityOpt {
+			// berth reads a seccomp profile to hand its JSON to the engine.
+			if f, ok := seccompFile(opt); ok {
+				errs = append(errs, g.file(fileRef(svc+"security_opt"), p.RelativePath(f), MaxStackFileSize))
+			}
 		}
 		for _, v := range s.Volumes {
 			if v.Type == types.VolumeTypeBind && filepath.IsAbs(v.Source) && within(g.dir, filepath.Clean(v.Source)) {
@@ -73,4 +80,18 @@ func (g *fileGuard) checkStackFiles(files, envFiles []string, o LoadOptions) err
 		errs = append(errs, g.file("env file", f, MaxStackFileSize))
 	}
 	return errors.Join(errs...)
+}
+
+// seccompFile is the profile file a security_opt names, as securityOpts
+// reads it: seccomp=FILE or seccomp:FILE, other than unconfined and
+// builtin.
+func seccompFile(opt string) (string, bool) {
+	key, value, ok := strings.Cut(opt, "=")
+	if !ok {
+		key, value, ok = strings.Cut(opt, ":")
+	}
+	if !ok || key != "seccomp" || value == "unconfined" || value == "builtin" {
+		return "", false
+	}
+	return value, true
 }
