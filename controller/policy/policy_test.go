@@ -118,10 +118,14 @@ func TestPolicyRules(t *testing.T) {
 		{"cap_drop ALL", svc("    cap_drop: [ALL]\n"), RuleCapabilities, "", nil, false},
 
 		{"device", svc("    devices: [\"/dev/sda:/dev/sda\"]\n"), RuleDevices, "devices[0]", []string{b, r}, false},
+		{"gpus", svc("    gpus: all\n"), RuleDevices, "gpus[0]", []string{b, r}, false},
+		{"reserved devices", svc("    deploy:\n      resources:\n        reservations:\n          devices:\n            - {driver: cdi, capabilities: [disk], device_ids: [\"vendor.com/disk=all\"]}\n"), RuleDevices, "deploy.resources.reservations.devices[0]", []string{b, r}, false},
 		{"device cgroup rule", svc("    device_cgroup_rules: [\"b 8:* rmw\"]\n"), RuleDevices, "device_cgroup_rules[0]", []string{b, r}, false},
 
 		{"seccomp unconfined", svc("    security_opt: [\"seccomp:unconfined\"]\n"), RuleUnconfined, "security_opt[0]", []string{b, r}, false},
 		{"apparmor unconfined", svc("    security_opt: [\"no-new-privileges:true\", \"apparmor=unconfined\"]\n"), RuleUnconfined, "security_opt[1]", []string{b, r}, false},
+		{"seccomp profile from the stack", svc("    security_opt: [\"seccomp=allow.json\"]\n"), RuleUnconfined, "security_opt[0]", []string{b, r}, false},
+		{"seccomp builtin", svc("    security_opt: [\"seccomp=builtin\"]\n"), RuleUnconfined, "", nil, false},
 		{"selinux disabled", svc("    security_opt: [\"label:disable\"]\n"), RuleUnconfined, "security_opt[0]", []string{b, r}, false},
 		{"selinux spc_t", svc("    security_opt: [\"label=type:spc_t\"]\n"), RuleUnconfined, "security_opt[0]", []string{b, r}, false},
 		{"selinux level", svc("    security_opt: [\"label=level:s0:c100,c200\"]\n"), RuleUnconfined, "", nil, false},

@@ -66,6 +66,14 @@ func (c *checker) service(name string, s types.ServiceConfig) {
 	for i, d := range s.Devices {
 		c.add(RuleDevices, name, fmt.Sprintf("devices[%d]", i), "maps the host's device %s", c.show(name, "devices", d.Source))
 	}
+	for i := range s.Gpus {
+		c.add(RuleDevices, name, fmt.Sprintf("gpus[%d]", i), "asks the engine for the host's GPUs")
+	}
+	if d := s.Deploy; d != nil && d.Resources.Reservations != nil {
+		for i := range d.Resources.Reservations.Devices {
+			c.add(RuleDevices, name, fmt.Sprintf("deploy.resources.reservations.devices[%d]", i), "asks the engine for host devices")
+		}
+	}
 	for i := range s.DeviceCgroupRules {
 		c.add(RuleDevices, name, fmt.Sprintf("device_cgroup_rules[%d]", i), "opens host devices through the device cgroup")
 	}
@@ -155,6 +163,10 @@ func (c *checker) securityOpts(name string, opts []string) (nnp bool) {
 			nnp = value == "" || value == "true"
 		case (key == "seccomp" || key == "apparmor") && value == "unconfined":
 			c.add(RuleUnconfined, name, field, "runs without the %s profile", key)
+		case key == "seccomp" && value != "builtin":
+			// The profile comes with the commit, and a profile may allow
+			// every call ("defaultAction": "SCMP_ACT_ALLOW").
+			c.add(RuleUnconfined, name, field, "replaces the engine's seccomp profile with one from the stack's files")
 		case key == "systempaths" && value == "unconfined":
 			c.add(RuleUnconfined, name, field, "unmasks the kernel's /proc and /sys paths")
 		case key == "label" && value == "disable":
