@@ -7,11 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -94,6 +96,12 @@ func httpProbe(ctx context.Context, e Engine, p *types.Project, h *HTTPProbe) *F
 		return &Failure{Service: service, Gate: GateProbe, Reason: err.Error()}
 	}
 	dialer := &net.Dialer{}
+	if ip == "" {
+		// A host outside the stack is dialled from berth's own network
+		// namespace: it must not be the host itself or the link-local
+		// range (a cloud's metadata service), whatever a name resolves to.
+		dialer.Control = refuseHostAddress
+	}
 	tr := &http.Transport{
 		DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -125,6 +133,24 @@ func httpProbe(ctx context.Context, e Engine, p *types.Project, h *HTTPProbe) *F
 		return &Failure{Service: service, Gate: GateProbe, Reason: fmt.Sprintf("status %d, want %d (body: %d bytes)", resp.StatusCode, h.Status, len(body))}
 	case h.Body != "" && !strings.Contains(string(body), h.Body):
 		return &Failure{Service: service, Gate: GateProbe, Reason: fmt.Sprintf("body (%d bytes) does not contain %q", len(body), h.Body)}
+	}
+	return nil
+}
+
+// refuseHostAddress refuses to connect to loopback, link-local and
+// unspecified addresses.
+func refuseHostAddress(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return err
+	}
+	a = a.Unmap()
+	if a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsUnspecified() {
+		return fmt.Errorf("%s is the host's own or a link-local address; a probe reaches the stack's containers and other hosts only", a)
 	}
 	return nil
 }
