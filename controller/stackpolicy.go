@@ -44,7 +44,9 @@ func refusal(fs []lint.Finding) error {
 // hostPaths are the host paths the host grants this stack.
 func (s *stack) hostPaths() []string { return s.c.o.Policy.HostPathsFor(s.name) }
 
-// policyTarget is the stack as the policy sees it on this host.
+// policyTarget is the stack as the policy sees it on this host. Its render
+// dir is not the stack's: berth writes env files and decrypted secrets
+// there during every load, so it is refused like the rest of berth's data.
 func (s *stack) policyTarget(src lint.Sources) policy.Target {
-	return policy.Target{Stack: s.name, Dirs: []string{s.dir, s.renderDir()}, Refused: s.c.o.PolicyRefused, Sources: src}
+	return policy.Target{Stack: s.name, Dirs: []string{s.dir}, Refused: s.c.o.PolicyRefused, Sources: src}
 }

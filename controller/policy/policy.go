@@ -96,8 +96,8 @@ func canonical(id string) (string, bool) {
 type Target struct {
 	// Stack is the stack's name, as exceptions and grants match it.
 	Stack string
-	// Dirs are the stack's own folders (the exported stack folder, its
-	// render dir): bind mounts inside them are the stack's files.
+	// Dirs are the stack's own folders (the exported stack folder): bind
+	// mounts inside them are the stack's files.
 	Dirs []string
 	// Refused are berth's own folders and files (data, secrets, cache,
 	// credentials): no stack may mount them or anything that holds them.
