@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 )
 
@@ -39,12 +40,45 @@ func CheckDir(what, path string, create bool) error {
 	case fi.Mode().Perm()&0o022 != 0:
 		return fmt.Errorf("%s %s is writable by %s (mode %04o): other users could change what berth reads and writes there; %s", what, path, writers(fi.Mode()), fi.Mode().Perm(), fix)
 	}
+	return checkParents(what, path)
+}
+
+// checkParents refuses a folder that another user can move aside and
+// replace: one of the folders above it, as written or with symlinks
+// resolved, is owned by another user, or writable by group or others
+// without the sticky bit.
+func checkParents(what, path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	chains := []string{filepath.Dir(abs)}
+	if real, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		chains = append(chains, real)
+	}
+	for _, dir := range chains {
+		for ; ; dir = filepath.Dir(dir) {
+			fi, err := os.Stat(dir)
+			if err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			switch uid := ownerOf(fi); {
+			case uid != os.Geteuid() && uid != 0:
+				return fmt.Errorf("%s %s is inside %s, which %s owns: that user could replace it; move it to a folder of berth's user or root", what, path, dir, userName(uid))
+			case fi.Mode().Perm()&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0:
+				return fmt.Errorf("%s %s is inside %s, which is writable by %s (mode %04o): other users could replace it; move it or chmod go-w %s", what, path, dir, writers(fi.Mode()), fi.Mode().Perm(), dir)
+			}
+			if dir == filepath.Dir(dir) {
+				break
+			}
+		}
+	}
 	return nil
 }
 
-// CheckFile refuses a credential file that any user may write: whoever
-// can write the age key, a known_hosts or trusted keys file decides what
-// berth trusts. what names the setting ("git.password_file").
+// CheckFile refuses a credential file that any user may write, or that
+// another user owns: whoever can write the age key, a known_hosts or
+// trusted keys file decides what berth trusts. what names the setting ("git.password_file").
 func CheckFile(what, path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -52,6 +86,9 @@ func CheckFile(what, path string) error {
 	}
 	if fi.Mode().Perm()&0o002 != 0 {
 		return fmt.Errorf("%s %s is writable by others (mode %04o); fix: chmod o-w %s (0600 for a secret)", what, path, fi.Mode().Perm(), path)
+	}
+	if uid := ownerOf(fi); uid != os.Geteuid() && uid != 0 {
+		return fmt.Errorf("%s %s is owned by %s, who may rewrite it; fix: chown %s %s", what, path, userName(uid), ownerSpec(), path)
 	}
 	return nil
 }

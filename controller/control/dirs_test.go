@@ -26,6 +26,14 @@ func TestCheckDir(t *testing.T) {
 		return p
 	}
 	ok := mk("ok", 0o700, 0)
+	// inside makes a folder of root's, mode 0700, in parent.
+	inside := func(parent string) string {
+		p := filepath.Join(parent, "data")
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	link := filepath.Join(base, "link")
 	if err := os.Symlink(ok, link); err != nil {
 		t.Fatal(err)
@@ -41,6 +49,9 @@ func TestCheckDir(t *testing.T) {
 		{"group-writable", mk("group", 0o770, 0), []string{"writable by its group (mode 0770)"}},
 		{"owned by nobody", mk("nobody", 0o700, 65534), []string{"owned by nobody (uid 65534)", "chown root:root " + filepath.Join(base, "nobody")}},
 		{"a symlink to a good folder", link, []string{"is a symbolic link"}},
+		{"root's, in a folder of nobody", inside(mk("nobodys", 0o755, 65534)), []string{"nobodys, which nobody (uid 65534) owns"}},
+		{"root's, in a group-writable folder", inside(mk("shared", 0o775, 0)), []string{"shared, which is writable by its group (mode 0775)"}},
+		{"root's, in a sticky folder", inside(mk("tmp", os.ModeSticky|0o777, 0)), nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,5 +112,18 @@ func TestCheckFile(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "chmod o-w "+p) {
 			t.Errorf("no fix in %v", err)
 		}
+	}
+	if os.Geteuid() != 0 {
+		return
+	}
+	p := filepath.Join(dir, "keys")
+	if err := os.WriteFile(p, []byte("k"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(p, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckFile("git.trusted_keys_file", p); err == nil || !strings.Contains(err.Error(), "owned by nobody (uid 65534)") {
+		t.Errorf("a file another user owns: %v", err)
 	}
 }
