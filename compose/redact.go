@@ -1,9 +1,11 @@
 package compose
 
 import (
+	"encoding/json"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -37,8 +39,10 @@ func NewRedactor(values ...string) *Redactor {
 	return r
 }
 
-// Add teaches the Redactor values: each whole, each of its lines, and its
-// lines joined by a literal \n, as a quoted or escaped message shows it.
+// Add teaches the Redactor values: each whole, each of its lines, its
+// lines joined by a literal \n, and each as Go's %q and JSON escape it
+// (a value with a quote, a backslash, a tab or a non-ASCII letter), as a
+// quoted or escaped message shows it.
 func (r *Redactor) Add(values ...string) {
 	if r == nil {
 		return
@@ -51,6 +55,7 @@ func (r *Redactor) Add(values ...string) {
 	added := false
 	for _, v := range values {
 		forms := append([]string{v, strings.ReplaceAll(v, "\n", `\n`)}, strings.Split(v, "\n")...)
+		forms = append(forms, escapedForms(v)...)
 		for _, s := range forms {
 			if s = strings.TrimSpace(s); len(s) >= minRedacted && !r.seen[s] {
 				r.seen[s], added = true, true
@@ -62,6 +67,17 @@ func (r *Redactor) Add(values ...string) {
 		slices.SortStableFunc(r.values, func(a, b string) int { return len(b) - len(a) })
 	}
 }
+
+// escapedForms are v as %q, %+q and JSON write it, without the quotes.
+func escapedForms(v string) []string {
+	out := []string{unquote(strconv.Quote(v)), unquote(strconv.QuoteToASCII(v))}
+	if b, err := json.Marshal(v); err == nil {
+		out = append(out, unquote(string(b)))
+	}
+	return out
+}
+
+func unquote(q string) string { return q[1 : len(q)-1] }
 
 // Merge teaches r every value o knows.
 func (r *Redactor) Merge(o *Redactor) {
