@@ -21,8 +21,8 @@ import (
 // were relative. So before compose-go runs, berth reads the compose files
 // the way compose-go will and checks what they name: each include (its
 // files, env files and project directory, and what the included files name
-// in turn), each extends file, and each bind source written relative to a
-// file's folder. Paths are interpolated from the same environment.
+// in turn), each extends file, each label_file, and each bind source
+// written relative to a file's folder. Paths are interpolated from the same environment.
 
 // maxScannedFiles bounds the compose files one load's scan reads, counting
 // a file again for each folder it is read from.
@@ -82,6 +82,9 @@ func (s *fileScan) file(path, workDir string, env types.Mapping) error {
 				return err
 			}
 			if err := s.binds(svc, mapGet(def, "volumes"), workDir, env); err != nil {
+				return err
+			}
+			if err := s.labelFiles(svc, mapGet(def, "label_file"), workDir, env); err != nil {
 				return err
 			}
 		}
@@ -218,6 +221,17 @@ func (s *fileScan) extends(svc string, n *yaml.Node, workDir string, env types.M
 		return err
 	}
 	return s.file(path, filepath.Dir(path), env)
+}
+
+// labelFiles checks label_file, which compose-go reads while it loads
+// (berth then refuses the field, after the read).
+func (s *fileScan) labelFiles(svc string, n *yaml.Node, workDir string, env types.Mapping) error {
+	for _, f := range s.interpolated(scalars(n), env) {
+		if err := s.g.file(fileRef(svc+"label_file"), absIn(workDir, f), MaxStackFileSize); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // binds checks the bind sources written relative to the file's folder, in
