@@ -139,6 +139,9 @@ func (in *loadInputs) marker(names []string) string {
 // validated reports whether these inputs, with the current values of the
 // variables they look up, validated before.
 func (c *validCache) validated(in *loadInputs) bool {
+	if !ownDir(c.dir, 0o022) {
+		return false // another user could have written an entry
+	}
 	b, err := os.ReadFile(filepath.Join(c.dir, in.files))
 	if err != nil {
 		return false
@@ -154,7 +157,7 @@ func (c *validCache) validated(in *loadInputs) bool {
 // add remembers that the inputs validated with the variables named looked
 // up. A cache that cannot be written is no error: the next load validates.
 func (c *validCache) add(in *loadInputs, names []string) {
-	if os.MkdirAll(c.dir, 0o700) != nil {
+	if os.MkdirAll(c.dir, 0o700) != nil || !ownDir(c.dir, 0o022) {
 		return
 	}
 	list, err := json.Marshal(names)

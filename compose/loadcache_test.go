@@ -86,6 +86,22 @@ func TestLoadCacheHitSkipsValidation(t *testing.T) {
 	mustLoad(t, o, c, false)
 }
 
+// A cache folder other users may write to is not trusted: an entry
+// there could skip the validation of any input.
+func TestLoadCacheTrustsOnlyAPrivateFolder(t *testing.T) {
+	dir, c := cacheDir(t, map[string]string{"compose.yaml": cacheStack})
+	o := LoadOptions{Dir: dir}
+	mustLoad(t, o, c, true)
+	if err := os.Chmod(c.dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	mustLoad(t, o, c, true)
+	if err := os.Chmod(c.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mustLoad(t, o, c, false)
+}
+
 func TestLoadCacheMissesOnAnyChange(t *testing.T) {
 	dir, c := cacheDir(t, map[string]string{"compose.yaml": cacheStack, ".env": "TOKEN=a\n"})
 	o := LoadOptions{Dir: dir, OSEnv: true}

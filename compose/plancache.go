@@ -150,9 +150,13 @@ func (c *planCache) key(o LoadOptions, opts *cli.ProjectOptions, env types.Mappi
 
 // private reports whether the cache folder belongs to this user and no one
 // else may enter it, so that nobody else can have written an entry.
-func (c *planCache) private() bool {
-	st, err := os.Stat(c.dir)
-	return err == nil && st.IsDir() && st.Mode().Perm()&0o077 == 0 && ownedByMe(st)
+func (c *planCache) private() bool { return ownDir(c.dir, 0o077) }
+
+// ownDir reports whether dir is a folder of this user with none of the
+// permission bits in others set.
+func ownDir(dir string, others fs.FileMode) bool {
+	st, err := os.Stat(dir)
+	return err == nil && st.IsDir() && st.Mode().Perm()&others == 0 && ownedByMe(st)
 }
 
 // lookup returns the entry for key when every file it read is as it was.
