@@ -20,7 +20,16 @@ func (c *checker) mounts(name string, s types.ServiceConfig) {
 		case types.VolumeTypeBind:
 			c.hostPath(name, field, v, v.Source, c.t.Sources.Literal(name, "volumes"))
 		case types.VolumeTypeVolume:
-			if dev, ok := c.boundDevice(v.Source); ok {
+			dev, ok := c.boundDevice(v.Source)
+			switch {
+			case !ok:
+			case !filepath.IsAbs(dev):
+				// The engine hands the device to mount(2) as it is: a
+				// relative one is taken from the engine's working folder,
+				// the host's /, never from the stack folder.
+				file, line := c.t.Sources.LocateVolume(name, v.Target)
+				c.addAt(file, line, RuleHostPath, name, field, "mounts volume %q, whose driver_opts.device is a relative path, which the engine resolves from its own working folder (the host's /); write an absolute path", v.Source)
+			default:
 				c.hostPath(name, field, v, dev, c.t.Sources.Literal(name, "volumes") && c.t.Sources.LiteralTop("volumes", v.Source))
 			}
 		}
@@ -29,15 +38,21 @@ func (c *checker) mounts(name string, s types.ServiceConfig) {
 
 // boundDevice is the host path a named volume of the local driver mounts:
 // a folder with driver_opts o: bind (a bind mount by another name), or a
-// block device. Remote devices (nfs ":/export") and tmpfs are not host
-// paths.
+// block device, absolute or relative. Remote devices (nfs ":/export",
+// "server:/export") and tmpfs are not host paths.
 func (c *checker) boundDevice(volume string) (string, bool) {
 	v, ok := c.p.Volumes[volume]
 	if !ok || bool(v.External) || (v.Driver != "" && v.Driver != "local") {
 		return "", false
 	}
 	dev := v.DriverOpts["device"]
-	return dev, strings.HasPrefix(dev, "/")
+	switch {
+	case dev == "" || v.DriverOpts["type"] == "tmpfs":
+		return "", false
+	case strings.HasPrefix(dev, "/"):
+		return dev, true
+	}
+	return dev, !strings.Contains(dev, ":")
 }
 
 // hostPath judges one host path a service mounts. The path is resolved

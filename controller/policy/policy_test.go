@@ -159,6 +159,9 @@ func TestPolicyRules(t *testing.T) {
 		{"volume binding a host folder", vol("      type: none\n      o: bind\n      device: /home/alice\n"), RuleHostPath, "volumes[0].source", []string{b, r}, false},
 		{"volume binding the engine state", vol("      type: none\n      o: bind\n      device: /var/lib/docker\n"), RuleHostSystemMount, "volumes[0].source", []string{b, r}, false},
 		{"volume on a disk", vol("      type: ext4\n      device: /dev/sdb1\n"), RuleHostSystemMount, "volumes[0].source", []string{b, r}, false},
+		{"volume binding a relative device", vol("      type: none\n      o: bind\n      device: etc\n"), RuleHostPath, "volumes[0].source", []string{b, r}, false},
+		{"volume on a relative disk", vol("      type: ext4\n      device: dev/sdb1\n"), RuleHostPath, "volumes[0].source", []string{b, r}, false},
+		{"nfs volume", vol("      type: nfs\n      o: addr=10.0.0.1\n      device: \":/export\"\n"), RuleHostPath, "", nil, false},
 		{"tmpfs volume", vol("      type: tmpfs\n      device: tmpfs\n"), RuleHostPath, "", nil, false},
 
 		{"no user", svc(""), RuleRunAsRoot, "user", []string{r}, false},
