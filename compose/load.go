@@ -9,14 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
-	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -64,9 +62,6 @@ type LoadOptions struct {
 	// must not be inside the stack folder. Without it, a stack that has env
 	// templates or sops files does not load.
 	RenderDir string
-	// RememberDesired remembers the desired state of a full load in the
-	// plan cache, for LoadDesired (see planCache).
-	RememberDesired bool
 
 	// Redactor, when set, learns every value the load reads (see
 	// Redactor), even from a load that fails, and strips the values it
@@ -109,59 +104,19 @@ func IsLoadError(err error) bool {
 // Load reads the stack folder into a compose project the way `docker compose
 // up` reads it: paths resolved, each service's env_file merged into its
 // environment, the compose labels attached. Every service field is then
-// checked against what berth can convert. Inputs that validated before skip
-// compose-go's schema validation (see validCache). With RememberDesired,
-// the desired state is remembered for LoadDesired (see planCache).
+// checked against what berth can convert. Load errors are *LoadError.
 func Load(ctx context.Context, o LoadOptions) (*types.Project, error) {
-	c := caches{valid: userValidCache()}
-	if o.RememberDesired {
-		c.plans = userPlanCache()
-	}
-	l, err := loadStack(ctx, o, c, false)
+	p, err := loadStack(ctx, o)
 	if err != nil {
-		return nil, loadError(o, err)
+		files, _ := ConfigFiles(o.Dir, o.Env)
+		return nil, &LoadError{Dir: o.Dir, Files: files, Err: err}
 	}
-	return l.project, nil
+	return p, nil
 }
 
-// loadError names the stack folder and its compose files in a load's error.
-func loadError(o LoadOptions, err error) error {
-	files, _ := ConfigFiles(o.Dir, o.Env)
-	return &LoadError{Dir: o.Dir, Files: files, Err: err}
-}
-
-// caches are the caches a load consults; either may be nil.
-type caches struct {
-	valid *validCache
-	plans *planCache
-}
-
-// loaded is a load's outcome.
-type loaded struct {
-	// project is nil when the desired state came from the plan cache.
-	project *types.Project
-	// validated is false when compose-go's validation was skipped.
-	validated bool
-	// desired and engine are set when the load consulted the plan cache.
-	desired *Desired
-	engine  []EngineRequirement
-}
-
-// load loads without the plan cache and also reports whether compose-go
-// validated the model: false when the cache knew the inputs.
-func load(ctx context.Context, o LoadOptions, cache *validCache) (*types.Project, bool, error) {
-	l, err := loadStack(ctx, o, caches{valid: cache}, false)
-	if err != nil {
-		return nil, true, err
-	}
-	return l.project, l.validated, nil
-}
-
-// loadStack loads the stack folder. With a plan cache, it answers from it
-// when lookup is set and the inputs are known, and remembers the desired
-// state of a full load that may be remembered. Its errors hold no secret
-// value (see renderer.redact).
-func loadStack(ctx context.Context, o LoadOptions, c caches, lookup bool) (_ *loaded, err error) {
+// loadStack loads the stack folder. Its errors hold no secret value (see
+// renderer.scrub).
+func loadStack(ctx context.Context, o LoadOptions) (_ *types.Project, err error) {
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
 		return nil, err
@@ -201,94 +156,7 @@ func loadStack(ctx context.Context, o LoadOptions, c caches, lookup bool) (_ *lo
 	}
 	r.guard = g
 	r.red.learnInterpolation(files, o.OSEnv)
-	planKey := ""
-	var env types.Mapping // the environment before compose-go adds to it
-	if c.plans != nil && !o.Placeholders && !r.rendered() {
-		env = maps.Clone(opts.Environment)
-		planKey = c.plans.key(o, opts, env, sources)
-		if lookup && planKey != "" {
-			if e := c.plans.lookup(planKey); e != nil {
-				return &loaded{desired: e.Desired, engine: e.Engine}, nil
-			}
-		}
-	}
-	var tr *loadTrace
-	if planKey != "" {
-		countWarnings()
-		tr = &loadTrace{}
-	}
-	warnings := warnCount.Load()
-	p, validated, external, err := loadModel(ctx, c.valid, o, dir, files, envFiles, opts, r, sources, tr)
-	if err != nil {
-		return nil, err
-	}
-	l := &loaded{project: p, validated: validated}
-	if planKey == "" {
-		return l, nil
-	}
-	d, err := NewDesired(p)
-	if err != nil {
-		return l, nil // LoadDesired reports it
-	}
-	l.desired, l.engine = d, EngineRequirements(p)
-	if external || tr.untrackable || r.rendered() || warnCount.Load() != warnings || hasRefs(d) || watchesPaths(p) {
-		return l, nil
-	}
-	if afterPlanLoad != nil {
-		afterPlanLoad()
-	}
-	// An input that changed while the load ran may have been read either
-	// way: such a load is not remembered.
-	if tr.settled() && c.plans.key(o, opts, env, sources) == planKey {
-		c.plans.store(planKey, &planEntry{Stamps: tr.stamps, Desired: d, Engine: l.engine})
-	}
-	return l, nil
-}
-
-// afterPlanLoad, when set by a test, runs between a load and the check
-// that its inputs did not change meanwhile.
-var afterPlanLoad func()
-
-// loadModel loads the project, skipping compose-go's validation when the
-// validation cache knows the inputs. external reports a model that read
-// another file (include, extends).
-func loadModel(ctx context.Context, cache *validCache, o LoadOptions, dir string, files, envFiles []string, opts *cli.ProjectOptions, r *renderer, sources []string, tr *loadTrace) (_ *types.Project, validated, external bool, err error) {
-	in, digested := cache.inputs(opts, o.Profiles)
-	if digested && cache.validated(in) {
-		// The cache holds no model that reads another file.
-		if p, err := loadProject(ctx, opts, r, sources, tr, skipValidation); err == nil {
-			return p, false, false, nil
-		}
-		// Known inputs that fail all the same are loaded again, validated,
-		// so the error is the one compose-go gives.
-		if opts, err = projectOptions(dir, files, envFiles, o); err != nil {
-			return nil, true, false, err
-		}
-		if tr != nil {
-			*tr = loadTrace{}
-		}
-	}
-	rec := loadRecorder{secret: r.sensitive}
-	p, err := loadProject(ctx, opts, r, sources, tr, rec.options)
-	if err != nil {
-		return nil, true, false, err
-	}
-	if digested {
-		rec.remember(cache, in)
-	}
-	return p, true, rec.external, nil
-}
-
-// hasRefs reports a service whose config hash depends on other services'
-// container IDs: its desired state keeps the loaded config, which holds
-// values, so it is never remembered.
-func hasRefs(d *Desired) bool {
-	for _, s := range d.Services {
-		if s.Config != nil {
-			return true
-		}
-	}
-	return false
+	return loadProject(ctx, opts, r, sources)
 }
 
 // projectOptions are compose-go's options for the stack's files, with the
@@ -313,8 +181,8 @@ func projectOptions(dir string, files, envFiles []string, o LoadOptions) (*cli.P
 // merges env_file into environment, labels the services and checks that
 // berth supports every field. envFiles are the interpolation files as the
 // stack names them.
-func loadProject(ctx context.Context, opts *cli.ProjectOptions, r *renderer, envFiles []string, tr *loadTrace, extra ...func(*loader.Options)) (*types.Project, error) {
-	if err := cli.WithLoadOptions(append(extra, r.recordInterpolation)...)(opts); err != nil {
+func loadProject(ctx context.Context, opts *cli.ProjectOptions, r *renderer, envFiles []string) (*types.Project, error) {
+	if err := cli.WithLoadOptions(r.recordInterpolation)(opts); err != nil {
 		return nil, err
 	}
 	if r.guard == nil {
@@ -326,9 +194,6 @@ func loadProject(ctx context.Context, opts *cli.ProjectOptions, r *renderer, env
 	}
 	if err := r.guard.checkProjectFiles(p); err != nil {
 		return nil, err
-	}
-	if tr != nil {
-		tr.stampFiles(readFiles(p))
 	}
 	if err := r.materialize(p); err != nil {
 		return nil, err
@@ -407,28 +272,6 @@ func envFiles(dir string, o LoadOptions) ([]string, error) {
 		present(o.Env+".env", o.Env+".env.tmpl", o.Env+".sops.env")
 	}
 	return files, nil
-}
-
-// readFiles lists the files that resolving the loaded project reads: each
-// service's env_file, and the files of its secrets and configs.
-func readFiles(p *types.Project) []string {
-	var paths []string
-	for _, name := range p.ServiceNames() {
-		for _, ef := range p.Services[name].EnvFiles {
-			paths = append(paths, ef.Path)
-		}
-	}
-	for _, key := range sortedKeys(p.Secrets) {
-		if f := p.Secrets[key].File; f != "" {
-			paths = append(paths, f)
-		}
-	}
-	for _, key := range sortedKeys(p.Configs) {
-		if f := p.Configs[key].File; f != "" {
-			paths = append(paths, f)
-		}
-	}
-	return paths
 }
 
 func isFile(path string) bool {

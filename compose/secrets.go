@@ -69,19 +69,13 @@ type renderer struct {
 	idsErr  error
 	idsRead bool
 
-	secrets   map[string]string // host secrets read, by name
-	red       *Redactor         // every plaintext seen, for redact
-	paths     map[string]string // rendered file → its source
-	sensitive map[string]bool   // interpolation variables that hold a secret
-	mounted   map[string]string // secret/config file → digest of its content
-	envs      map[string]envResult
+	secrets map[string]string // host secrets read, by name
+	red     *Redactor         // every plaintext seen, for redact
+	paths   map[string]string // rendered file → its source
+	mounted map[string]string // secret/config file → digest of its content
+	envs    map[string]string // env file → the file to read instead
 	// substituted are the values interpolation put in, remembered once.
 	substituted map[string]bool
-}
-
-type envResult struct {
-	path string
-	keys []string
 }
 
 func newRenderer(dir string, o LoadOptions) (*renderer, error) {
@@ -90,7 +84,7 @@ func newRenderer(dir string, o LoadOptions) (*renderer, error) {
 		red = &Redactor{}
 	}
 	r := &renderer{dir: dir, o: o, red: red, secrets: map[string]string{}, paths: map[string]string{},
-		sensitive: map[string]bool{}, mounted: map[string]string{}, envs: map[string]envResult{},
+		mounted: map[string]string{}, envs: map[string]string{},
 		substituted: map[string]bool{}}
 	if o.RenderDir != "" && !o.Placeholders {
 		abs, err := filepath.Abs(o.RenderDir)
@@ -105,12 +99,6 @@ func newRenderer(dir string, o LoadOptions) (*renderer, error) {
 	return r, nil
 }
 
-// rendered reports whether the load rendered a template, decrypted a sops
-// file or read a host secret.
-func (r *renderer) rendered() bool {
-	return len(r.envs) > 0 || len(r.mounted) > 0 || len(r.paths) > 0 || len(r.secrets) > 0
-}
-
 // close removes the load's env files.
 func (r *renderer) close() {
 	if r.work != "" {
@@ -123,12 +111,9 @@ func (r *renderer) close() {
 func (r *renderer) interpolation(files []string) ([]string, error) {
 	out := make([]string, len(files))
 	for i, f := range files {
-		p, keys, err := r.envFile(f)
+		p, err := r.envFile(f)
 		if err != nil {
 			return nil, err
-		}
-		for _, k := range keys {
-			r.sensitive[k] = true
 		}
 		out[i] = p
 	}
@@ -136,39 +121,39 @@ func (r *renderer) interpolation(files []string) ([]string, error) {
 }
 
 // envFile renders or decrypts an env file that needs it and returns the
-// path to read instead, with the variables that hold secrets.
-func (r *renderer) envFile(path string) (string, []string, error) {
+// path to read instead.
+func (r *renderer) envFile(path string) (string, error) {
 	if done, ok := r.envs[path]; ok {
-		return done.path, done.keys, nil
+		return done, nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return path, nil, nil // compose-go reports it, or skips an optional one
+		return path, nil // compose-go reports it, or skips an optional one
 	}
 	rel := r.rel(path)
 	var res *renderedEnv
 	switch {
 	case strings.HasSuffix(path, ".tmpl"):
 		if res, err = renderEnvTemplate(rel, string(data), r.secret); err != nil {
-			return "", nil, err
+			return "", err
 		}
 	case sopsNamed(path) || isSopsFile(path, data):
 		if res, err = r.decryptEnv(path, rel, data); err != nil {
-			return "", nil, fmt.Errorf("sops file %s: %w", rel, err)
+			return "", fmt.Errorf("sops file %s: %w", rel, err)
 		}
 	default:
-		return path, nil, nil
+		return path, nil
 	}
 	if err := checkDotenv(res.text); err != nil {
-		return "", nil, fmt.Errorf("%s: rendered, it is not an env file: %w", rel, err)
+		return "", fmt.Errorf("%s: rendered, it is not an env file: %w", rel, err)
 	}
 	out, err := r.writeEnv(strings.TrimSuffix(filepath.Base(path), ".tmpl"), res.text)
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
 	r.paths[out] = rel
-	r.envs[path] = envResult{out, res.secretKeys}
-	return out, res.secretKeys, nil
+	r.envs[path] = out
+	return out, nil
 }
 
 // decryptEnv decrypts a sops dotenv file into what `sops decrypt` prints,
@@ -181,13 +166,9 @@ func (r *renderer) decryptEnv(path, rel string, data []byte) (*renderedEnv, erro
 	if err != nil {
 		return nil, err
 	}
-	var keys []string
-	for _, it := range d.branches[0] {
-		keys = append(keys, it.key)
-	}
 	if r.o.Placeholders {
 		text := d.dotenv(func(v any) string { return "sops-" + shortDigest(fmt.Sprint(v)) })
-		return &renderedEnv{text: string(text), secretKeys: keys}, nil
+		return &renderedEnv{text: string(text)}, nil
 	}
 	if err := r.decrypt(d); err != nil {
 		return nil, err
@@ -196,7 +177,7 @@ func (r *renderer) decryptEnv(path, rel string, data []byte) (*renderedEnv, erro
 	if err != nil {
 		return nil, err
 	}
-	return &renderedEnv{text: string(text), secretKeys: keys}, nil
+	return &renderedEnv{text: string(text)}, nil
 }
 
 // decrypt decrypts d with the age keys and remembers its values.
@@ -235,7 +216,7 @@ func (r *renderer) decrypt(d *sopsDoc) error {
 func (r *renderer) materialize(p *types.Project) error {
 	for name, s := range p.Services {
 		for i, ef := range s.EnvFiles {
-			out, _, err := r.envFile(ef.Path)
+			out, err := r.envFile(ef.Path)
 			if err != nil {
 				return fmt.Errorf("service %q: env_file: %w", name, err)
 			}

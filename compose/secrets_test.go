@@ -404,8 +404,6 @@ configs:
 		"config.sops.yaml": "fixture:config.sops.yaml",
 		"config.sops.json": "fixture:config.sops.json",
 	}
-	cache := t.TempDir()
-	t.Setenv("BERTH_CACHE_DIR", cache)
 	s := newSecretStack(t, files, map[string]string{"tmpl_pw": "canary-tmpl-6b01f3\n"})
 	p := s.load(t)
 	if env(t, p, "web", "FROM_TEMPLATE") != "canary-tmpl-6b01f3" || env(t, p, "web", "FROM_SOPS") != "canary-sops-env-5d1c9e" {
@@ -450,18 +448,6 @@ configs:
 		}
 	}
 
-	// Cache files, names and contents.
-	_ = filepath.WalkDir(cache, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		outputs = append(outputs, "cache path: "+path)
-		if !d.IsDir() {
-			b, _ := os.ReadFile(path)
-			outputs = append(outputs, "cache file: "+string(b))
-		}
-		return nil
-	})
 	// File names in the render dir.
 	_ = filepath.WalkDir(s.render, func(path string, d fs.DirEntry, err error) error {
 		outputs = append(outputs, "rendered name: "+path)

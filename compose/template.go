@@ -28,8 +28,6 @@ import (
 // renderedEnv is the result of rendering an env template.
 type renderedEnv struct {
 	text string
-	// secretKeys are the variables whose value holds a secret.
-	secretKeys []string
 }
 
 // renderEnvTemplate executes the template text named name (for errors)
@@ -112,7 +110,6 @@ type envRewriter struct {
 	values []string
 	out    strings.Builder
 	line   int
-	keys   []string
 }
 
 var exportPrefix = regexp.MustCompile(`^export\s+`)
@@ -143,7 +140,7 @@ func (r *envRewriter) rewrite() (*renderedEnv, error) {
 			return nil, err
 		}
 	}
-	return &renderedEnv{text: r.out.String(), secretKeys: r.keys}, nil
+	return &renderedEnv{text: r.out.String()}, nil
 }
 
 // statement copies or rewrites one KEY=VALUE (or KEY: VALUE, or a bare KEY)
@@ -179,13 +176,13 @@ func (r *envRewriter) statement(s string) (string, error) {
 	r.copy(s[:v])
 	s = s[v:]
 	if s != "" && (s[0] == '"' || s[0] == '\'') {
-		return r.quoted(key, s)
+		return r.quoted(s)
 	}
-	return r.unquoted(key, s)
+	return r.unquoted(s)
 }
 
 // quoted handles a value in quotes, which may span lines.
-func (r *envRewriter) quoted(key, s string) (string, error) {
+func (r *envRewriter) quoted(s string) (string, error) {
 	q := s[0]
 	end := closingQuote(s, q)
 	if end < 0 {
@@ -199,13 +196,13 @@ func (r *envRewriter) quoted(key, s string) (string, error) {
 	if q == '\'' {
 		body = dotenvEscape(unquoteBody(body, q), true)
 	}
-	r.emit(key, body, s[:end+1])
+	r.emit(body, s[:end+1])
 	return s[end+1:], nil
 }
 
 // unquoted handles a value to the end of the line: " #" starts a comment
 // and trailing blanks are dropped, as in compose.
-func (r *envRewriter) unquoted(key, s string) (string, error) {
+func (r *envRewriter) unquoted(s string) (string, error) {
 	end := lineEnd(s)
 	raw := s[:end]
 	value, comment, _ := strings.Cut(raw, " #")
@@ -217,7 +214,7 @@ func (r *envRewriter) unquoted(key, s string) (string, error) {
 		r.copy(raw)
 		return s[end:], nil
 	}
-	r.emit(key, dotenvEscape(value, false), value)
+	r.emit(dotenvEscape(value, false), value)
 	r.copy(raw[len(value):])
 	return s[end:], nil
 }
@@ -225,8 +222,7 @@ func (r *envRewriter) unquoted(key, s string) (string, error) {
 // emit writes body (double-quoted syntax, placeholders in it) as a
 // double-quoted value with the secrets put in. orig is the text it
 // replaces, for the line count.
-func (r *envRewriter) emit(key, body, orig string) {
-	r.keys = append(r.keys, key)
+func (r *envRewriter) emit(body, orig string) {
 	body = r.ph.ReplaceAllStringFunc(body, func(p string) string {
 		i, _ := strconv.Atoi(r.ph.FindStringSubmatch(p)[1])
 		return dotenvEscape(r.values[i], true)

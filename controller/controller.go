@@ -90,8 +90,8 @@ type Options struct {
 	Notify    func(notify.Event)
 	StatusURL string
 	// Policy is the host policy every commit is held to; PolicyRefused
-	// are berth's own folders (data, secrets, cache), which no stack may
-	// mount.
+	// are berth's own folders and files (data, secrets, credentials),
+	// which no stack may mount.
 	Policy        policy.Settings
 	PolicyRefused []string
 }

@@ -69,7 +69,7 @@ func TestApplyLifecycle(t *testing.T) {
 
 	t.Run("an edited env_file is planned, though the compose file is the same", func(t *testing.T) {
 		s.t = t
-		s.mustBerth(0, "plan") // the files as they are, answered from the plan cache
+		s.mustBerth(0, "plan")
 		s.write("api.env", "LOG_LEVEL=debug\n")
 		out := s.mustBerth(1, "plan")
 		if !strings.Contains(out, "service api:") || !strings.Contains(out, "environment changed") || strings.Contains(out, "service db:") {

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/berth-gitops/berth/cmd/berth/internal/gcstart"
 	"github.com/berth-gitops/berth/controller"
 )
 
@@ -74,19 +73,13 @@ func newRoot(g *globals) *cobra.Command {
 		Short:         "Keep Docker Compose stacks equal to a Git repository",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+		PersistentPreRunE: func(*cobra.Command, []string) error {
 			logger, err := newLogger(g.stderr, g.logFormat, g.logLevel)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
 			g.logger = logger
 			slog.SetDefault(logger)
-			if cmd.Name() == "run" {
-				// One-shot commands collect garbage less often from
-				// the start (see gcstart); berth run keeps the
-				// default, for its idle memory.
-				gcstart.LongRunning()
-			}
 			return nil
 		},
 	}

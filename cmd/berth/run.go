@@ -111,7 +111,7 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		StatusURL:  cfg.StatusURL,
 		Policy:     cfg.Policy,
 		// berth's own folders and files: no stack may mount them.
-		PolicyRefused: append(cfg.OwnPaths(), berthCacheDir()),
+		PolicyRefused: cfg.OwnPaths(),
 	})
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -281,14 +281,4 @@ func handler(cfg config.Config, sec config.Secrets, g *globals, ctl *controller.
 	mux.Handle("/", ctl.PublicHandler())
 	mux.Handle("/hooks/", webhook.New(wc, func(string) { ctl.Trigger() }))
 	return mux
-}
-
-// berthCacheDir is berth's cache folder for this user, or "" when there is
-// no home to hold one.
-func berthCacheDir() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(dir, "berth")
 }

@@ -149,7 +149,6 @@ func assertNoCanary(t *testing.T, where, out string) {
 // secretFlags fill, and prints it as `berth config` and `berth config
 // --hash` do; and runs `berth config` itself, whatever its wiring.
 func TestConfigNeverShowsSecrets(t *testing.T) {
-	t.Setenv("BERTH_CACHE_DIR", t.TempDir())
 	dir, secrets, key := canaryStack(t)
 	f := parseSecretFlags(t, nil, "--secrets-dir", secrets, "--age-key-file", key)
 	o := compose.LoadOptions{Dir: dir, OSEnv: true}

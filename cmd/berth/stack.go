@@ -59,7 +59,6 @@ func (f *stackFlags) load(cmd *cobra.Command, dir string) (*types.Project, error
 func (f *stackFlags) options(dir string) (compose.LoadOptions, func(), error) {
 	o := compose.LoadOptions{
 		Dir: dir, ProjectName: f.project, Env: f.env, EnvFiles: f.envFiles, Profiles: f.profiles, OSEnv: true,
-		RememberDesired: true,
 	}
 	if f.red == nil {
 		f.red = &compose.Redactor{}
@@ -116,8 +115,10 @@ type stackDiff struct {
 	plan    compose.Plan
 }
 
-// diff loads the stack folder, connects to the engine and plans; every
-// failure here is exit 2: nothing was attempted.
+// diff loads the stack folder, checks that the engine supports its fields,
+// observes the live project and plans: the one path of plan and apply, so
+// that what plan shows is what apply does. Every failure here is exit 2:
+// nothing was attempted. The caller closes the engine.
 func (f *stackFlags) diff(cmd *cobra.Command, dir string) (*stackDiff, error) {
 	connected := connect(cmd)
 	p, err := f.load(cmd, dir)
@@ -136,39 +137,6 @@ func (f *stackFlags) diff(cmd *cobra.Command, dir string) (*stackDiff, error) {
 		return nil, &exitError{code: 2, err: err}
 	}
 	return &stackDiff{project: p, engine: c, desired: d, plan: pl}, nil
-}
-
-// plan plans the stack folder against the engine: like diff, but from the
-// desired state alone, which the plan cache may hold (see
-// compose.LoadDesired).
-func (f *stackFlags) plan(cmd *cobra.Command, dir string) (compose.Plan, error) {
-	connected := connect(cmd)
-	o, cleanup, err := f.options(dir)
-	if err != nil {
-		(<-connected).close()
-		return compose.Plan{}, err
-	}
-	d, reqs, err := compose.LoadDesired(cmd.Context(), o)
-	cleanup()
-	cn := <-connected
-	if err != nil {
-		cn.close()
-		return compose.Plan{}, &exitError{code: 2, err: err}
-	}
-	c, err := checkEngine(d.Project, reqs, cn)
-	if err != nil {
-		return compose.Plan{}, err
-	}
-	defer c.Close()
-	live, err := compose.Observe(cmd.Context(), c, d)
-	if err != nil {
-		return compose.Plan{}, &exitError{code: 2, err: err}
-	}
-	pl, err := compose.BuildPlan(d, live)
-	if err != nil {
-		return compose.Plan{}, &exitError{code: 2, err: err}
-	}
-	return pl, nil
 }
 
 func newConfigCmd(g *globals) *cobra.Command {
@@ -225,10 +193,12 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Short: "Show what apply would change; exit 0 in sync, 1 changes pending, 2 error",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pl, err := f.plan(cmd, args[0])
+			st, err := f.diff(cmd, args[0])
 			if err != nil {
 				return err
 			}
+			_ = st.engine.Close()
+			pl := st.plan
 			if asJSON {
 				out, err := pl.JSON()
 				if err != nil {

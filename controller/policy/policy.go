@@ -67,7 +67,7 @@ var rules = []lint.Rule{
 	rule(RuleSysctls, "a sysctl outside the safe set", "only kernel.shm_rmid_forced, net.ipv4.ip_local_port_range, ip_local_reserved_ports, ip_unprivileged_port_start, tcp_syncookies, ping_group_range and the tcp_keepalive_*/tcp_fin_timeout settings are isolated from the host and other containers"),
 	rule(RuleHostPath, "a bind mount (or a local volume that binds a device) outside the stack folder and the host_paths the host grants the stack; volumes_from a container outside the stack", "a host folder is the host's data; the host decides which ones a stack may use"),
 	rule(RuleEngineSocket, "the engine's socket (docker.sock, any *.sock under /run or /var/run, /run/containerd) bind-mounted", "whoever reaches the socket controls every container and the host", "docker-socket"),
-	rule(RuleHostSystemMount, "/, /etc, /proc, /sys, /root, /boot, /dev, /var/lib/docker, /var/lib/containerd or berth's own data, secrets and cache dirs and credential files bind-mounted, even when granted", "the container could read or change the host's system, the engine's state or berth's secrets; read-only /etc/localtime and /etc/timezone are allowed"),
+	rule(RuleHostSystemMount, "/, /etc, /proc, /sys, /root, /boot, /dev, /var/lib/docker, /var/lib/containerd or berth's own data and secrets dirs and credential files bind-mounted, even when granted", "the container could read or change the host's system, the engine's state or berth's secrets; read-only /etc/localtime and /etc/timezone are allowed"),
 	rule(RuleRunAsRoot, "restricted: no user:, or user root or 0", "root in a container is one kernel bug away from root on the host"),
 	rule(RulePrivilegeEscalation, "restricted: security_opt without no-new-privileges:true", "without it a setuid binary in the image gives a process more rights than it started with"),
 	rule(RuleReadOnlyRootfs, "restricted with require_read_only: read_only: true missing", "a writable image lets an intruder change the service's own programs"),
@@ -99,7 +99,7 @@ type Target struct {
 	// Dirs are the stack's own folders (the exported stack folder): bind
 	// mounts inside them are the stack's files.
 	Dirs []string
-	// Refused are berth's own folders and files (data, secrets, cache,
+	// Refused are berth's own folders and files (data, secrets,
 	// credentials): no stack may mount them or anything that holds them.
 	Refused []string
 	// Sources point findings at a file and line; the zero value names
