@@ -20,6 +20,7 @@ func (c *checker) mounts(name string, s types.ServiceConfig) {
 		case types.VolumeTypeBind:
 			c.hostPath(name, field, v, v.Source, c.t.Sources.Literal(name, "volumes"))
 		case types.VolumeTypeVolume:
+			c.ownVolume(name, field, v)
 			dev, ok := c.boundDevice(v.Source)
 			switch {
 			case !ok:
@@ -33,6 +34,24 @@ func (c *checker) mounts(name string, s types.ServiceConfig) {
 				c.hostPath(name, field, v, dev, c.t.Sources.Literal(name, "volumes") && c.t.Sources.LiteralTop("volumes", v.Source))
 			}
 		}
+	}
+}
+
+// ownVolume refuses a named volume that is not the stack's own: an
+// external one, or one whose name: leaves the project's names. Such a
+// volume may already exist, made by another stack, a person or docker
+// compose with any driver options, and the engine hands it over as it is.
+func (c *checker) ownVolume(name, field string, v types.ServiceVolumeConfig) {
+	vol, ok := c.p.Volumes[v.Source]
+	if !ok {
+		return // an anonymous volume
+	}
+	file, line := c.t.Sources.LocateVolume(name, v.Target)
+	switch {
+	case bool(vol.External):
+		c.addAt(file, line, RuleSharedVolume, name, field, "mounts external volume %q, which berth did not make for this stack", v.Source)
+	case vol.Name != "" && !strings.HasPrefix(vol.Name, c.p.Name+"_") && !strings.HasPrefix(vol.Name, c.p.Name+"-"):
+		c.addAt(file, line, RuleSharedVolume, name, field, "mounts volume %q, named outside the project %q; name it %s_... or drop name:", v.Source, c.p.Name, c.p.Name)
 	}
 }
 

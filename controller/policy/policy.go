@@ -50,22 +50,24 @@ const (
 	RuleRunAsRoot           = "run-as-root"
 	RulePrivilegeEscalation = "privilege-escalation"
 	RuleReadOnlyRootfs      = "read-only-rootfs"
+	RuleSharedVolume        = "shared-volume"
 )
 
 // rules are the host policy's rules; each refuses (severity error).
 var rules = []lint.Rule{
 	rule(RulePrivileged, "privileged: true", "a privileged container is root on the host"),
-	rule(RuleHostPID, "pid: host, or pid: container:X outside the stack", "the host's processes can be seen, traced and signalled"),
-	rule(RuleHostIPC, "ipc: host, or ipc: container:X outside the stack", "the host's shared memory and message queues can be read and written"),
+	rule(RuleHostPID, "pid: host, or pid: container:X (a container joined by name)", "the host's processes can be seen, traced and signalled"),
+	rule(RuleHostIPC, "ipc: host, or ipc: container:X (a container joined by name)", "the host's shared memory and message queues can be read and written"),
 	rule(RuleHostUTS, "uts: host", "the container can change the host's name"),
 	rule(RuleHostUserNS, "userns_mode: host", "it turns the engine's user namespace remapping off: root in the container is root on the host"),
-	rule(RuleHostNetwork, "network_mode: host, network_mode: container:X outside the stack, or the engine's network named host", "the container reaches every port bound to localhost on the host, and other stacks' networks"),
+	rule(RuleHostNetwork, "network_mode: host, network_mode: container:X (a container joined by name), or the engine's network named host", "the container reaches every port bound to localhost on the host, and other stacks' networks"),
 	rule(RuleHostCgroup, "cgroup: host", "the container sees and may change the host's cgroup tree"),
 	rule(RuleCapabilities, "cap_add beyond the profile's list (ALL included)", "baseline allows AUDIT_WRITE CHOWN DAC_OVERRIDE FOWNER FSETID KILL MKNOD NET_BIND_SERVICE SETFCAP SETGID SETPCAP SETUID SYS_CHROOT, restricted only NET_BIND_SERVICE; others (SYS_ADMIN, NET_ADMIN, SYS_PTRACE, ...) lead out of the container"),
 	rule(RuleDevices, "devices, device_cgroup_rules, gpus or reserved devices", "a host device (a disk, /dev/mem) is the host's data and memory"),
 	rule(RuleUnconfined, "seccomp or apparmor unconfined, a seccomp profile from the stack, SELinux label:disable or a custom label, systempaths=unconfined", "the profiles are what stop a root process from using the kernel's dangerous calls and files"),
 	rule(RuleSysctls, "a sysctl outside the safe set", "only kernel.shm_rmid_forced, net.ipv4.ip_local_port_range, ip_local_reserved_ports, ip_unprivileged_port_start, tcp_syncookies, ping_group_range and the tcp_keepalive_*/tcp_fin_timeout settings are isolated from the host and other containers"),
-	rule(RuleHostPath, "a bind mount (or a local volume that binds a device) outside the stack folder and the host_paths the host grants the stack; volumes_from a container outside the stack", "a host folder is the host's data; the host decides which ones a stack may use"),
+	rule(RuleHostPath, "a bind mount (or a local volume that binds a device) outside the stack folder and the host_paths the host grants the stack; volumes_from container:X", "a host folder is the host's data; the host decides which ones a stack may use"),
+	rule(RuleSharedVolume, "a named volume that is not the stack's own: external: true, or a name: that does not start with the project's name", "an existing volume may be another stack's data, or a local volume someone made to bind a host folder; berth never checks what it holds"),
 	rule(RuleEngineSocket, "the engine's socket (docker.sock, any *.sock under /run or /var/run, /run/containerd) bind-mounted", "whoever reaches the socket controls every container and the host", "docker-socket"),
 	rule(RuleHostSystemMount, "/, /etc, /proc, /sys, /root, /boot, /dev, /var/lib/docker, /var/lib/containerd or berth's own data and secrets dirs and credential files bind-mounted, even when granted", "the container could read or change the host's system, the engine's state or berth's secrets; read-only /etc/localtime and /etc/timezone are allowed"),
 	rule(RuleRunAsRoot, "restricted: no user:, or user root or 0", "root in a container is one kernel bug away from root on the host"),
@@ -116,7 +118,6 @@ func (s Settings) Check(p *types.Project, t Target) []lint.Finding {
 		return nil
 	}
 	c.grants = s.grantsFor(t.Stack)
-	c.stackContainers = containerNames(p)
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		c.service(name, p.Services[name])
 	}

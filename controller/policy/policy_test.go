@@ -101,7 +101,14 @@ func TestPolicyRules(t *testing.T) {
 		{"userns host", svc("    userns_mode: host\n"), RuleHostUserNS, "userns_mode", []string{b, r}, false},
 		{"network host", svc("    network_mode: host\n"), RuleHostNetwork, "network_mode", []string{b, r}, false},
 		{"network of another stack's container", svc("    network_mode: container:shop-admin-db-1\n"), RuleHostNetwork, "network_mode", []string{b, r}, false},
-		{"network of the stack's container", svc("    network_mode: container:shop-db-1\n"), RuleHostNetwork, "", nil, false},
+		// A name cannot tell the stack's container from another stack's:
+		// a decoy service named like the other stack's container would
+		// pass. A service of the stack is joined with service:NAME.
+		{"network of a container named like the stack's", svc("    network_mode: container:shop-db-1\n"), RuleHostNetwork, "network_mode", []string{b, r}, false},
+		{"network of a service of the stack", svc("    network_mode: service:db\n"), RuleHostNetwork, "", nil, false},
+		{"external volume", svc("    volumes: [\"data:/data\"]\n") + "volumes:\n  data: {external: true, name: monitoring_rootfs}\n", RuleSharedVolume, "volumes[0].source", []string{b, r}, false},
+		{"volume named outside the project", svc("    volumes: [\"data:/data\"]\n") + "volumes:\n  data: {name: monitoring_rootfs}\n", RuleSharedVolume, "volumes[0].source", []string{b, r}, false},
+		{"volume named inside the project", svc("    volumes: [\"data:/data\"]\n") + "volumes:\n  data: {name: shop_data}\n", RuleSharedVolume, "", nil, false},
 		{"network of a service", svc("    network_mode: service:db\n"), RuleHostNetwork, "", nil, false},
 		{"network none", svc("    network_mode: none\n"), RuleHostNetwork, "", nil, false},
 		{"the engine's host network", svc("    networks: [outside]\n") + "networks:\n  outside: {external: true, name: host}\n", RuleHostNetwork, "networks.outside", []string{b, r}, false},

@@ -3,7 +3,6 @@ package policy
 import (
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,10 +19,7 @@ type checker struct {
 	set     Settings
 	profile string
 	grants  []HostPath
-	// stackContainers are the names the stack's own containers have, which
-	// a container: namespace may join.
-	stackContainers func(string) bool
-	out             []lint.Finding
+	out     []lint.Finding
 }
 
 // add records a refusal of a service's field.
@@ -108,8 +104,8 @@ func (c *checker) namespaces(name string, s types.ServiceConfig) {
 		switch ref, joins := strings.CutPrefix(ns.value, types.ContainerPrefix); {
 		case ns.value == "host":
 			c.add(ns.rule, name, ns.field, "shares the host's namespace")
-		case joins && !c.stackContainers(ref):
-			c.add(ns.rule, name, ns.field, "joins container %s, which is not this stack's", c.show(name, ns.field, ref))
+		case joins:
+			c.add(ns.rule, name, ns.field, "joins container %s by name, which may be another stack's; join a service of this stack with service:NAME", c.show(name, ns.field, ref))
 		}
 	}
 	// The engine's network named host is the host's network namespace,
@@ -120,8 +116,8 @@ func (c *checker) namespaces(name string, s types.ServiceConfig) {
 		}
 	}
 	for i, from := range s.VolumesFrom {
-		if ref, ok := strings.CutPrefix(from, types.ContainerPrefix); ok && !c.stackContainers(ref) {
-			c.add(RuleHostPath, name, fmt.Sprintf("volumes_from[%d]", i), "mounts the volumes of container %s, which is not this stack's", c.show(name, "volumes_from", ref))
+		if ref, ok := strings.CutPrefix(from, types.ContainerPrefix); ok {
+			c.add(RuleHostPath, name, fmt.Sprintf("volumes_from[%d]", i), "mounts the volumes of container %s by name, which may be another stack's; name a service of this stack instead", c.show(name, "volumes_from", ref))
 		}
 	}
 }
@@ -229,20 +225,3 @@ func runsAsRoot(user string) (bool, string) {
 	return false, ""
 }
 
-// containerNames recognises the stack's own containers by the names the
-// engine knows them by: container_name, or PROJECT-SERVICE-N.
-func containerNames(p *types.Project) func(string) bool {
-	names := map[string]bool{}
-	var svcs []string
-	for name, s := range p.Services {
-		if s.ContainerName != "" {
-			names[s.ContainerName] = true
-		}
-		svcs = append(svcs, regexp.QuoteMeta(name))
-	}
-	if len(svcs) == 0 {
-		return func(n string) bool { return names[n] }
-	}
-	re := regexp.MustCompile(`^` + regexp.QuoteMeta(p.Name) + `[-_](` + strings.Join(svcs, "|") + `)[-_][0-9]+$`)
-	return func(n string) bool { return names[n] || re.MatchString(n) }
-}
