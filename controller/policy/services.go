@@ -224,4 +224,3 @@ func runsAsRoot(user string) (bool, string) {
 	}
 	return false, ""
 }
-
