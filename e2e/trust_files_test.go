@@ -87,8 +87,8 @@ func TestTrustFilesStayInTheStackFolder(t *testing.T) {
 			if after := ids(shop.containers()); after != before {
 				t.Errorf("a refused commit changed the live stack:\n%s\n→ %s", before, after)
 			}
-			history, _, _ := runBerth(t, "history", shop.project, "--server", run.addr, "--json")
-			status, _, _ := runBerth(t, "status", "--server", run.addr, "--json")
+			history, _, _ := runBerth(t, "history", shop.project, "--socket", run.socket, "--json")
+			status, _, _ := runBerth(t, "status", "--socket", run.socket, "--json")
 			if !strings.Contains(history, bad[:12]) && !strings.Contains(history, bad) {
 				t.Errorf("history does not list the stalled commit: %s", history)
 			}

@@ -212,7 +212,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().BoolVar(&hash, "hash", false, "print one `SERVICE HASH` line per service, like docker compose config --hash '*'")
+	cmd.Flags().BoolVar(&hash, "hash", false, "print one \"SERVICE HASH\" line per service, like docker compose config --hash '*'")
 	cmd.Flags().BoolVar(&showValues, "show-values", false, "show environment values instead of masking them")
 	return cmd
 }

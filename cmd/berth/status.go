@@ -33,7 +33,7 @@ type reader struct {
 func (r *reader) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&r.socket, "socket", "", "the running controller's control socket (default: control.socket from the config, DATA_DIR/berth.sock)")
 	cmd.Flags().StringVar(&r.dataDir, "data-dir", "", "the data dir to read when no controller answers (default: data_dir from the config, /var/lib/berth)")
-	cmd.Flags().StringVar(&r.configFile, "config", "", "the config file of `berth run` (also BERTH_CONFIG)")
+	cmd.Flags().StringVar(&r.configFile, "config", "", "the config file of berth run (also BERTH_CONFIG)")
 	cmd.Flags().BoolVar(&r.json, "json", false, "print JSON")
 }
 
