@@ -65,7 +65,7 @@ type StackState struct {
 	// Retry says, while the stack is retrying, what may pass ("engine
 	// unreachable") and RetryAt when berth tries again.
 	Retry   string    `json:"retry,omitempty"`
-	RetryAt time.Time `json:"retry_at,omitempty"`
+	RetryAt time.Time `json:"retry_at,omitzero"`
 }
 
 // Deploy is one attempt to bring a stack to a commit.
