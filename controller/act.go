@@ -35,14 +35,12 @@ func (c *Controller) Act(name, action, to, by string) (StackStatus, error) {
 	switch action {
 	case ActRetry:
 		change = func(st *store.StackState) {
-			st.Failed, st.Halted = "", false
-			if st.State == StateFailed || st.State == StateRolledBack || st.State == StateStalled {
+			st.Failed, st.Halted, st.RetryAt = "", false, time.Time{}
+			if st.State == StateFailed || st.State == StateRolledBack || st.State == StateStalled || st.State == StateRetrying {
 				st.Attempted = "" // deploy the target again
 			}
 		}
-		s.mu.Lock()
-		s.failures, s.retryAt = 0, time.Time{}
-		s.mu.Unlock()
+		s.resetFailures()
 	case ActSuspend:
 		change = func(st *store.StackState) { st.Suspended, st.State = true, StateSuspended }
 	case ActResume:

@@ -356,8 +356,9 @@ func (c *Controller) reconcileAll(ctx context.Context, head gitsource.Commit) {
 }
 
 // discover lists the stack folders at head and says, for each, whether this
-// host runs it. A folder whose x-berth cannot be read is kept (it stalls in
-// reconcile with the error) rather than removed.
+// host runs it. A folder that cannot be exported or whose x-berth cannot be
+// read is kept (it stalls or retries in reconcile with the error) rather
+// than removed, and does not hold the other stacks back.
 func (c *Controller) discover(head gitsource.Commit) (map[string]bool, error) {
 	dirs, err := c.o.Source.Dirs(head.Hash, c.o.Path)
 	if err != nil {
@@ -370,7 +371,8 @@ func (c *Controller) discover(head gitsource.Commit) (map[string]bool, error) {
 			continue // not for this host at this commit
 		}
 		if err := s.export(head); err != nil {
-			return nil, err
+			wanted[name] = true
+			continue
 		}
 		if !s.hasComposeFile() {
 			continue

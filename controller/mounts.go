@@ -11,6 +11,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/gitsource"
 )
 
@@ -158,22 +159,22 @@ func (c *mountCopier) copy(src string) (compose.RepoMount, bool, error) {
 	}
 	resolved, err := filepath.EvalSymlinks(src)
 	if err != nil {
-		return compose.RepoMount{}, false, fmt.Errorf("%s is not a file or folder of the stack at this commit (keep data in a named volume)", rel)
+		return compose.RepoMount{}, false, reconcile.Stalling(fmt.Errorf("%s is not a file or folder of the stack at this commit (keep data in a named volume)", rel))
 	}
 	realRel, ok := within(c.real, resolved)
 	if !ok {
-		return compose.RepoMount{}, false, fmt.Errorf("%s resolves outside the stack folder", rel)
+		return compose.RepoMount{}, false, reconcile.Stalling(fmt.Errorf("%s resolves outside the stack folder", rel))
 	}
 	if m, ok := c.done[realRel]; ok {
 		return m, true, nil
 	}
 	fi, err := os.Lstat(resolved)
 	if err != nil || !(fi.IsDir() || fi.Mode().IsRegular()) {
-		return compose.RepoMount{}, false, fmt.Errorf("%s is not a file or folder", rel)
+		return compose.RepoMount{}, false, reconcile.Stalling(fmt.Errorf("%s is not a file or folder", rel))
 	}
 	e, err := c.export(realRel)
 	if err != nil {
-		return compose.RepoMount{}, false, fmt.Errorf("copy %s: %w", rel, err)
+		return compose.RepoMount{}, false, exportFault(fmt.Errorf("copy %s: %w", rel, err))
 	}
 	m := compose.RepoMount{Path: realRel, Folder: e.Folder, Object: e.Hash, Copy: e.Path}
 	c.done[realRel] = m

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-gitops/berth/controller/notify"
+	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/gitsource"
 )
@@ -36,7 +37,7 @@ func TestStackTextsAreRedacted(t *testing.T) {
 	err = errors.New(`engine: invalid env "DB_PASSWORD=` + value + `"`)
 	head := gitsource.Commit{Hash: "0123456789abcdef0123456789abcdef01234567", Author: "a", Message: "m"}
 	s.failed(head, time.Now(), []string{"create web-1 with " + value}, err)
-	s.stall(head, err)
+	s.fault(head, reconcile.Stalling(err))
 	s.log.Warn("reason "+value, "err", err, "group", slog.GroupValue(slog.String("v", value)))
 	jsonLog.Error("deploy failed", "error", err)
 

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-gitops/berth/compose/lint"
 	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/policy"
+	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/gitsource"
 	"github.com/berth-gitops/berth/rollout"
@@ -27,7 +28,8 @@ import (
 const (
 	StateInSync     = "in sync"
 	StateDeploying  = "deploying"
-	StateStalled    = "stalled"
+	StateStalled    = "stalled"  // a person must fix the input
+	StateRetrying   = "retrying" // a fault that may pass: tried again at RetryAt
 	StateFailed     = "failed"
 	StateDrifted    = "drifted"
 	StateRemoved    = "removed"
@@ -67,8 +69,7 @@ type stack struct {
 	stalledSecrets string
 
 	// Guarded by mu: a person's retry resets them from the HTTP server.
-	failures int // consecutive failed deploys of st.Attempted
-	retryAt  time.Time
+	failures int           // consecutive faults on the way to st.Attempted
 	step     *rollout.Step // the rollout step in flight, for status
 
 	// red knows the values of the stack's loads; see public.
@@ -103,6 +104,9 @@ func (s *stack) update(f func(st *store.StackState)) {
 	before := s.st.State
 	f(&s.st)
 	s.st.Error = s.red.String(s.st.Error)
+	if s.st.State != StateRetrying {
+		s.st.Retry, s.st.RetryAt = "", time.Time{} // only a retrying stack waits
+	}
 	now := time.Now()
 	if s.st.State != before || s.st.Since.IsZero() {
 		s.st.Since = now
@@ -124,14 +128,8 @@ func (s *stack) update(f func(st *store.StackState)) {
 func (s *stack) reconcile(ctx context.Context, head gitsource.Commit) {
 	s.update(func(st *store.StackState) { st.Head = head.Hash })
 	st := s.state()
-	if st.Suspended {
-		if st.State != StateSuspended {
-			s.update(func(st *store.StackState) { st.State = StateSuspended })
-		}
-		return
-	}
 	target := head
-	if st.Pinned != "" && st.Pinned != head.Hash {
+	if st.Pinned != "" && st.Pinned != head.Hash && !st.Suspended {
 		c, err := s.c.o.Source.Commit(st.Pinned)
 		if err != nil {
 			s.log.Error("read the pinned commit", "commit", short(st.Pinned), "error", err)
@@ -139,37 +137,50 @@ func (s *stack) reconcile(ctx context.Context, head gitsource.Commit) {
 		}
 		target = c
 	}
-	switch {
-	case target.Hash == st.Applied:
-	case st.Failed != "" && s.sameFiles(st.Failed, target.Hash):
-		// The commit that failed verification, or one with the same files:
-		// never retried by itself.
-		if st.Halted {
-			return // even the rollback failed: a person decides
+	next, actions := decide(st, s.look(st, target.Hash))
+	s.adopt(st, next)
+	for _, a := range actions {
+		switch a {
+		case actDeploy:
+			s.deploy(ctx, target)
+		case actCheckDrift:
+			s.checkDrift(ctx)
 		}
-	case st.State == StateStalled && s.sameFiles(st.Attempted, target.Hash) && s.stalledSecrets == s.c.secrets:
-		// A person must fix the files (or add the secret they ask for).
-		if st.Attempted != target.Hash {
-			s.update(func(st *store.StackState) { st.Attempted = target.Hash })
-		}
-	case st.State == StateFailed && target.Hash == st.Attempted && time.Now().Before(s.retryTime()):
-		return
-	default:
-		s.deploy(ctx, target)
+	}
+}
+
+// look is what decide needs to know about target, found out (a Git diff)
+// only when the decision turns on it.
+func (s *stack) look(st store.StackState, target string) event {
+	ev := event{kind: evLook, target: target, now: time.Now()}
+	if st.Suspended || target == st.Applied {
+		return ev
+	}
+	if st.Failed != "" {
+		ev.sameAsFailed = s.sameFiles(st.Failed, target)
+	}
+	if st.State == StateStalled && !ev.sameAsFailed {
+		ev.sameAsAttempted = s.sameFiles(st.Attempted, target)
+		ev.secretsChanged = s.stalledSecrets != s.c.secrets
+	}
+	return ev
+}
+
+// adopt records the fields a decision changed, and only those: a person's
+// action may have changed the others since st was read.
+func (s *stack) adopt(st, next store.StackState) {
+	if st == next {
 		return
 	}
-	s.checkDrift(ctx)
+	s.update(func(cur *store.StackState) {
+		cur.State, cur.Attempted, cur.Error = next.State, next.Attempted, next.Error
+		cur.Retry, cur.RetryAt = next.Retry, next.RetryAt
+	})
 }
 
 // sameFiles reports whether the stack's folder is the same at two commits.
 func (s *stack) sameFiles(a, b string) bool {
 	return a == b || s.unchanged(a, b)
-}
-
-func (s *stack) retryTime() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.retryAt
 }
 
 // deploy moves the stack to commit head: a commit that does not touch the
@@ -190,7 +201,7 @@ func (s *stack) deploy(ctx context.Context, head gitsource.Commit) {
 		if ctx.Err() != nil {
 			return // stopping: the load was cut short, the files are not at fault
 		}
-		s.stall(head, err)
+		s.fault(head, err)
 		return
 	}
 	s.apply(ctx, l, head, OutcomeSucceeded)
@@ -207,6 +218,16 @@ func (s *stack) unchanged(from, to string) bool {
 // named by their tree, or finds it written; dir becomes that folder.
 func (s *stack) export(c gitsource.Commit) error {
 	return s.exportHash(c.Hash)
+}
+
+// exportFault marks an export's error: a commit whose files would reach
+// outside the export stalls (see reconcile.Classify), while a Git read or
+// a write into the data dir is retried.
+func exportFault(err error) error {
+	if u := (*gitsource.UnsafeTreeError)(nil); errors.As(err, &u) {
+		return err
+	}
+	return reconcile.Retrying("export failed", err)
 }
 
 func (s *stack) exportHash(hash string) error {
@@ -240,15 +261,16 @@ func (s *stack) hasComposeFile() bool {
 	return err == nil
 }
 
-// load reads the stack at a commit. Its errors are the stack's files' fault:
-// they stall the stack.
+// load reads the stack at a commit. An error that is the stack's files'
+// fault is marked to stall the stack, one of the host's disk or of Git to
+// be retried (see reconcile.Classify).
 func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 	if err := s.exportHash(hash); err != nil {
-		return nil, err
+		return nil, exportFault(err)
 	}
 	set, err := compose.ReadSettings(s.dir, s.c.o.Env)
 	if err != nil {
-		return nil, err
+		return nil, reconcile.Stalling(err)
 	}
 	p, err := compose.Load(ctx, compose.LoadOptions{Dir: s.dir, Env: s.c.o.Env,
 		SecretsDir: s.c.o.SecretsDir, AgeKeyFile: s.c.o.AgeKeyFile, RenderDir: s.renderDir(), HostPaths: s.hostPaths(),
@@ -260,10 +282,10 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 		return nil, err
 	}
 	if err := compose.CheckEngineSupport(p, s.c.o.APIVersion); err != nil {
-		return nil, err
+		return nil, reconcile.Stalling(err)
 	}
 	if err := rollout.Check(p); err != nil {
-		return nil, err
+		return nil, reconcile.Stalling(err)
 	}
 	warnings, err := s.lint(hash, p)
 	if err != nil {
@@ -275,7 +297,7 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 	}
 	d, err := compose.NewDesired(p)
 	if err != nil {
-		return nil, err
+		return nil, reconcile.Stalling(err)
 	}
 	return &loaded{commit: hash, project: p, desired: d, settings: set, warnings: warnings, secrets: s.c.secrets}, nil
 }
@@ -291,10 +313,10 @@ func (s *stack) lint(hash string, p *types.Project) ([]string, error) {
 	switch {
 	case err == nil:
 		if pol, err = lint.ParsePolicyRules(data, policyFile, policy.Rules()); err != nil {
-			return nil, err
+			return nil, reconcile.Stalling(err)
 		}
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("read %s: %w", policyFile, err)
+		return nil, reconcile.Retrying("Git read failed", fmt.Errorf("read %s: %w", policyFile, err))
 	}
 	src, err := lint.ReadSources(s.dir, s.c.o.Env, s.c.stackPath(s.name))
 	if err != nil {
@@ -310,23 +332,60 @@ func (s *stack) lint(hash string, p *types.Project) ([]string, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("lint: %d error(s) (the host's berth.yaml policy.exceptions can accept one, with a reason):\n%s", len(errs), strings.Join(errs, "\n"))
+		return nil, reconcile.Stalling(fmt.Errorf("lint: %d error(s) (the host's berth.yaml policy.exceptions can accept one, with a reason):\n%s", len(errs), strings.Join(errs, "\n")))
 	}
 	return warnings, nil
 }
 
-// stall records a commit whose files do not load: the live stack stays as
-// it is until the next commit.
-func (s *stack) stall(head gitsource.Commit, err error) {
+// fault answers a commit that did not load: an input error stalls the
+// stack until the next commit (or new host secrets), a fault that may pass
+// is retried with backoff. The live stack stays as it is.
+func (s *stack) fault(head gitsource.Commit, err error) {
 	msg := s.public(err)
-	s.stalledSecrets = s.c.secrets
-	s.log.Error("stack stalled: its files do not load; the live stack is unchanged", "commit", head.Short(), "error", msg)
-	s.update(func(st *store.StackState) {
-		st.State, st.Attempted, st.Error = StateStalled, head.Hash, msg
-	})
-	now := time.Now()
-	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: now, End: now, Outcome: OutcomeStalled, Error: msg})
-	s.notify(notify.Stalled, head, msg)
+	st, n := s.state(), s.nextFailure()
+	next, actions := decide(st, event{kind: evFault, target: head.Hash, now: time.Now(), err: err, msg: msg, failures: n})
+	s.adopt(st, next)
+	for _, a := range actions {
+		switch a {
+		case actStall:
+			s.resetFailures()
+			s.stalledSecrets = s.c.secrets
+			s.log.Error("stack stalled: its files do not load; the live stack is unchanged", "commit", head.Short(), "error", msg)
+			now := time.Now()
+			s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: now, End: now, Outcome: OutcomeStalled, Error: msg})
+			s.notify(notify.Stalled, head, msg)
+		case actRetry:
+			s.countFailure(n)
+			// The first fault and then every 10th are logged and the first
+			// notified: a disk that is full for an hour must not fill the log.
+			if n == 1 || n%10 == 0 {
+				s.log.Error("stack retrying: the live stack is unchanged", "commit", head.Short(), "reason", next.Retry,
+					"error", msg, "failures", n, "retry_in", next.RetryAt.Sub(time.Now()).Round(time.Second).String())
+			}
+			if n == 1 {
+				s.notify(notify.DeployFailed, head, "retrying: "+next.Retry+": "+msg)
+			}
+		}
+	}
+}
+
+// nextFailure is the count of consecutive faults if one more happens.
+func (s *stack) nextFailure() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failures + 1
+}
+
+func (s *stack) countFailure(n int) {
+	s.mu.Lock()
+	s.failures = n
+	s.mu.Unlock()
+}
+
+func (s *stack) resetFailures() {
+	s.mu.Lock()
+	s.failures = 0
+	s.mu.Unlock()
 }
 
 // relative shortens the data dir paths in a message to the repo's paths.
@@ -496,18 +555,21 @@ func (s *stack) succeeded(l *loaded, head gitsource.Commit, start time.Time, ops
 	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: outcome, Operations: ops, Warnings: l.warnings})
 }
 
-// failed records a deploy the engine refused: a waiting error, retried
-// with backoff.
+// failed records a deploy the engine refused or could not be reached for:
+// the stack is retrying, with backoff.
 func (s *stack) failed(head gitsource.Commit, start time.Time, ops []string, err error) {
-	s.mu.Lock()
-	s.failures++
-	n := s.failures
-	wait := backoff(n)
-	s.retryAt = time.Now().Add(wait)
-	s.mu.Unlock()
+	if f := (*rollout.Failure)(nil); errors.As(err, &f) {
+		err = reconcile.Retrying("verification failed", err)
+	} else {
+		err = reconcile.Engine(err)
+	}
 	public := s.public(err)
-	s.log.Error("deploy failed", "commit", head.Short(), "error", public, "failures", n, "retry_in", wait.String())
-	s.update(func(st *store.StackState) { st.State, st.Attempted, st.Error = StateFailed, head.Hash, public })
+	st, n := s.state(), s.nextFailure()
+	next, _ := decide(st, event{kind: evFault, target: head.Hash, now: time.Now(), err: err, msg: public, failures: n})
+	s.countFailure(n)
+	s.adopt(st, next)
+	s.log.Error("deploy failed", "commit", head.Short(), "reason", next.Retry, "error", public, "failures", n,
+		"retry_in", next.RetryAt.Sub(time.Now()).Round(time.Second).String())
 	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: OutcomeFailed, Error: public, Operations: ops})
 	s.notify(notify.DeployFailed, head, public)
 }

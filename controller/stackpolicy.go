@@ -8,6 +8,7 @@ import (
 
 	"github.com/berth-gitops/berth/compose/lint"
 	"github.com/berth-gitops/berth/controller/policy"
+	"github.com/berth-gitops/berth/controller/reconcile"
 )
 
 // checkPolicy holds a loaded commit to the host policy before anything
@@ -22,7 +23,7 @@ func (s *stack) checkPolicy(p *types.Project) error {
 	if len(fs) == 0 {
 		return nil
 	}
-	return refusal(fs)
+	return reconcile.Stalling(refusal(fs))
 }
 
 // refusal leads with the first refusal's rule, service and field, so

@@ -82,7 +82,9 @@ func (c Commit) Short() string {
 //	func Redact(url string) string                                      // the URL without credentials
 //
 // Errors to test with errors.Is: ErrAuth, ErrHostKey, ErrRefNotFound,
-// ErrUntrusted (a *VerifyError), ErrReadOnly; see errors.go.
+// ErrUntrusted (a *VerifyError), ErrReadOnly; with errors.As:
+// *HostKeyError, *UnsafeTreeError (a commit berth refuses to export); see
+// errors.go.
 
 // Verifier checks commit signatures against trusted keys. Only OpenPGP
 // signatures can be verified: go-git v5 has no SSH signature verification,

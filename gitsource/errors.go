@@ -23,6 +23,15 @@ var (
 	ErrReadOnly  = errors.New("repository is opened read-only")
 )
 
+// UnsafeTreeError is a commit whose files berth refuses to export: a path
+// or a symlink that would reach outside the export. The commit must change.
+type UnsafeTreeError struct {
+	Path string // the path in the tree, slash-separated
+	Err  error
+}
+
+func (e *UnsafeTreeError) Error() string { return e.Err.Error() }
+
 // HostKeyError says why an SSH server's host key was refused.
 type HostKeyError struct {
 	Host        string // host:port as dialed

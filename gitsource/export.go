@@ -41,7 +41,7 @@ func readSnapshot(s storer.EncodedObjectStorer, t *object.Tree) (snapshot, error
 			return snap, err
 		}
 		if !safeName(name) {
-			return snap, fmt.Errorf("unsafe path %q in tree", name)
+			return snap, &UnsafeTreeError{Path: name, Err: fmt.Errorf("unsafe path %q in tree", name)}
 		}
 		switch {
 		case e.Mode == filemode.Dir:
@@ -60,7 +60,7 @@ func readSnapshot(s storer.EncodedObjectStorer, t *object.Tree) (snapshot, error
 	}
 	for name, target := range links {
 		if escapes(links, name) {
-			return snap, fmt.Errorf("symlink %s -> %s points outside the export", name, target)
+			return snap, &UnsafeTreeError{Path: name, Err: fmt.Errorf("symlink %s -> %s points outside the export", name, target)}
 		}
 	}
 	return snap, nil

@@ -233,6 +233,10 @@ func TestExportTreeRefusesEscapingSymlinks(t *testing.T) {
 	parent := filepath.Join(t.TempDir(), "stacks", "s")
 	_, err := r.ExportTree(c, "s", parent)
 	wantErr(t, err, "points outside the export")
+	// The commit must change: the controller stalls on this type.
+	if u := (*gitsource.UnsafeTreeError)(nil); !errors.As(err, &u) || u.Path != "evil" {
+		t.Fatalf("want an UnsafeTreeError naming evil: %#v", err)
+	}
 	if entries, _ := os.ReadDir(parent); len(entries) != 0 {
 		t.Fatal("export wrote files before refusing")
 	}

@@ -124,7 +124,7 @@ func (r *reader) waitPinned(ctx context.Context, stack, commit string, timeout t
 				continue
 			}
 			done := s.Applied == commit && s.Rollout == nil && s.State != controller.StateDeploying
-			failed := s.Attempted == commit && (s.State == controller.StateFailed || s.State == controller.StateRolledBack || s.State == controller.StateStalled)
+			failed := s.Attempted == commit && (s.State == controller.StateFailed || s.State == controller.StateRolledBack || s.State == controller.StateStalled || s.State == controller.StateRetrying)
 			if done || failed || s.Pinned != commit {
 				return s, nil
 			}

@@ -229,6 +229,9 @@ func note(s controller.StackStatus) string {
 		}
 		parts = append(parts, fmt.Sprintf("%s %s: berth retry %s", shortHash(s.Failed), what, s.Stack))
 	}
+	if s.State == controller.StateRetrying && s.Retry != "" {
+		parts = append(parts, controller.RetryNote(s.StackState, time.Now()))
+	}
 	if s.Error != "" {
 		parts = append(parts, firstLine(s.Error))
 	}

@@ -37,8 +37,8 @@ type StackState struct {
 	// Project is the compose project name at the applied commit, which is
 	// what to remove when the stack leaves the repo.
 	Project string `json:"project,omitempty"`
-	// State is "in sync", "deploying", "stalled", "failed", "rolled back",
-	// "drifted", "suspended" or "removed".
+	// State is "in sync", "deploying", "stalled", "retrying", "failed",
+	// "rolled back", "drifted", "suspended" or "removed".
 	State     string `json:"state"`
 	Applied   string `json:"applied,omitempty"`   // the commit whose state runs
 	Attempted string `json:"attempted,omitempty"` // the last commit tried
@@ -62,6 +62,10 @@ type StackState struct {
 	Pinned string `json:"pinned,omitempty"`
 	// Suspended stops berth from acting on the stack at all.
 	Suspended bool `json:"suspended,omitempty"`
+	// Retry says, while the stack is retrying, what may pass ("engine
+	// unreachable") and RetryAt when berth tries again.
+	Retry   string    `json:"retry,omitempty"`
+	RetryAt time.Time `json:"retry_at,omitzero"`
 }
 
 // Deploy is one attempt to bring a stack to a commit.

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-gitops/berth/controller"
+	"github.com/berth-gitops/berth/controller/store"
+)
+
+// TestNoteSaysRetryFromStall: a retrying stack's note says what may pass
+// and when berth tries again; a stalled one only the error.
+func TestNoteSaysRetryFromStall(t *testing.T) {
+	retrying := controller.StackStatus{StackState: store.StackState{Stack: "shop", State: controller.StateRetrying,
+		Retry: "engine unreachable", RetryAt: time.Now().Add(8 * time.Second), Error: "Cannot connect to the Docker daemon\nmore"}}
+	got := note(retrying)
+	if !strings.HasPrefix(got, "engine unreachable, next try in ") || !strings.HasSuffix(got, "; Cannot connect to the Docker daemon") {
+		t.Fatalf("retrying note %q", got)
+	}
+	stalled := controller.StackStatus{StackState: store.StackState{Stack: "shop", State: controller.StateStalled,
+		Error: `load stack shop (compose.yaml): service "web": field image: required`}}
+	if got := note(stalled); strings.Contains(got, "next try") || !strings.Contains(got, `service "web"`) {
+		t.Fatalf("stalled note %q", got)
+	}
+}

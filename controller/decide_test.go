@@ -1,0 +1,150 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/controller/reconcile"
+	"github.com/berth-gitops/berth/controller/store"
+	"github.com/berth-gitops/berth/rollout"
+)
+
+const (
+	cA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" // applied
+	cB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" // the next commit
+	cC = "cccccccccccccccccccccccccccccccccccccccc"
+)
+
+var now = time.Date(2026, 12, 7, 19, 0, 0, 0, time.UTC)
+
+func inSync() store.StackState {
+	return store.StackState{Stack: "shop", State: StateInSync, Applied: cA, Attempted: cA, Good: cA, Head: cA}
+}
+
+// TestDecideLook: what the loop does when it looks at a stack's target.
+func TestDecideLook(t *testing.T) {
+	with := func(f func(*store.StackState)) store.StackState {
+		st := inSync()
+		f(&st)
+		return st
+	}
+	stalledB := with(func(st *store.StackState) { st.State, st.Attempted, st.Error = StateStalled, cB, "bad" })
+	retryingB := with(func(st *store.StackState) {
+		st.State, st.Attempted, st.Error, st.Retry, st.RetryAt = StateRetrying, cB, "x", "export failed", now.Add(8*time.Second)
+	})
+	failedB := with(func(st *store.StackState) { st.State, st.Failed, st.Attempted = StateRolledBack, cB, cB })
+	cases := []struct {
+		name    string
+		st      store.StackState
+		ev      event
+		want    []action
+		state   string
+		attempt string
+	}{
+		{"same commit: drift check only", inSync(), event{target: cA}, []action{actCheckDrift}, StateInSync, cA},
+		{"new commit: deploy", inSync(), event{target: cB}, []action{actDeploy}, StateInSync, cA},
+		{"suspended: nothing", with(func(st *store.StackState) { st.Suspended = true }), event{target: cB}, nil, StateSuspended, cA},
+		{"pinned to the applied commit: drift check", with(func(st *store.StackState) { st.Pinned = cA }), event{target: cA}, []action{actCheckDrift}, StateInSync, cA},
+		{"failed commit: not retried", failedB, event{target: cB, sameAsFailed: true}, []action{actCheckDrift}, StateRolledBack, cB},
+		{"commit with the failed commit's files: not retried", failedB, event{target: cC, sameAsFailed: true}, []action{actCheckDrift}, StateRolledBack, cB},
+		{"failed and halted: left alone", with(func(st *store.StackState) { st.State, st.Failed, st.Halted = StateFailed, cB, true }),
+			event{target: cB, sameAsFailed: true}, nil, StateFailed, cA},
+		{"new commit after a failed one: deploy", failedB, event{target: cC}, []action{actDeploy}, StateRolledBack, cB},
+		{"stalled commit: not retried", stalledB, event{target: cB, sameAsAttempted: true}, []action{actCheckDrift}, StateStalled, cB},
+		{"commit with the stalled files: not retried, recorded", stalledB, event{target: cC, sameAsAttempted: true}, []action{actCheckDrift}, StateStalled, cC},
+		{"stalled, files changed: deploy", stalledB, event{target: cC}, []action{actDeploy}, StateStalled, cB},
+		{"stalled, host secrets changed: deploy", stalledB, event{target: cB, sameAsAttempted: true, secretsChanged: true}, []action{actDeploy}, StateStalled, cB},
+		{"stalled, back to the applied commit: recovered", stalledB, event{target: cA}, []action{actCheckDrift}, StateInSync, cA},
+		{"retrying before its time: nothing", retryingB, event{target: cB, now: now.Add(7 * time.Second)}, nil, StateRetrying, cB},
+		{"retrying at its time: deploy", retryingB, event{target: cB, now: now.Add(8 * time.Second)}, []action{actDeploy}, StateRetrying, cB},
+		{"retrying, new commit: deploy now", retryingB, event{target: cC, now: now}, []action{actDeploy}, StateRetrying, cB},
+		{"retrying, back to the applied commit: recovered", retryingB, event{target: cA, now: now}, []action{actCheckDrift}, StateInSync, cA},
+		{"putting the applied commit back failed: wait", with(func(st *store.StackState) {
+			st.State, st.Retry, st.RetryAt = StateRetrying, "engine refused", now.Add(time.Minute)
+		}), event{target: cA, now: now}, nil, StateRetrying, cA},
+		{"putting the applied commit back failed, time passed: drift check", with(func(st *store.StackState) {
+			st.State, st.Retry, st.RetryAt = StateRetrying, "engine refused", now.Add(-time.Second)
+		}), event{target: cA, now: now}, []action{actCheckDrift}, StateRetrying, cA},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.ev.now.IsZero() {
+				c.ev.now = now
+			}
+			got, acts := decide(c.st, c.ev)
+			if !slices.Equal(acts, c.want) || got.State != c.state || got.Attempted != c.attempt {
+				t.Fatalf("decide = %s at %.7s, %v; want %s at %.7s, %v", got.State, got.Attempted, acts, c.state, c.attempt, c.want)
+			}
+			if got.State != StateRetrying && (got.Retry != "" || !got.RetryAt.IsZero()) {
+				t.Fatalf("a %s stack keeps a retry: %q at %v", got.State, got.Retry, got.RetryAt)
+			}
+		})
+	}
+}
+
+// TestDecideFault: an input error stalls; a fault that may pass, or one
+// nobody classified, retries with the capped backoff and never stalls; a
+// failed verification rolls back. The applied commit stays.
+func TestDecideFault(t *testing.T) {
+	loadErr := &compose.LoadError{Dir: "shop", Err: errors.New(`service "web": field image: required`)}
+	diskErr := fmt.Errorf("export shop: %w", &fs.PathError{Op: "mkdir", Path: "stacks/shop", Err: syscall.ENOSPC})
+	cases := []struct {
+		name     string
+		err      error
+		failures int
+		state    string
+		want     []action
+		wait     time.Duration
+		reason   string
+	}{
+		{"bad file: stall", loadErr, 1, StateStalled, []action{actStall}, 0, ""},
+		{"lint: stall", reconcile.Stalling(errors.New("lint: 1 error(s)")), 3, StateStalled, []action{actStall}, 0, ""},
+		{"export failed: retry in 2s", reconcile.Retrying("export failed", errors.New("not a folder")), 1, StateRetrying, []action{actRetry}, 2 * time.Second, "export failed"},
+		{"third fault: retry in 8s", reconcile.Engine(errors.New("conflict")), 3, StateRetrying, []action{actRetry}, 8 * time.Second, "engine refused"},
+		{"disk full: retry, capped", diskErr, 40, StateRetrying, []action{actRetry}, backoffCap, "disk or memory fault"},
+		{"disk full inside a load error: retry", &compose.LoadError{Dir: "shop", Err: diskErr}, 2, StateRetrying, []action{actRetry}, 4 * time.Second, "disk or memory fault"},
+		{"unclassified: retry", errors.New("surprise"), 1, StateRetrying, []action{actRetry}, 2 * time.Second, "unexpected error"},
+		{"verification failed: roll back", &rollout.Failure{Gate: "healthy"}, 1, StateInSync, []action{actRollBack}, 0, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := inSync()
+			got, acts := decide(st, event{kind: evFault, target: cB, now: now, err: c.err, msg: "msg", failures: c.failures})
+			if !slices.Equal(acts, c.want) || got.State != c.state {
+				t.Fatalf("decide = %s, %v; want %s, %v", got.State, acts, c.state, c.want)
+			}
+			if got.Applied != cA || got.Good != cA {
+				t.Fatalf("a fault moved the applied commit: %+v", got)
+			}
+			if c.state == StateInSync {
+				return
+			}
+			if got.Attempted != cB || got.Error != "msg" {
+				t.Fatalf("attempted %.7s, error %q", got.Attempted, got.Error)
+			}
+			wait := time.Duration(0)
+			if !got.RetryAt.IsZero() {
+				wait = got.RetryAt.Sub(now)
+			}
+			if wait != c.wait || got.Retry != c.reason {
+				t.Fatalf("retry %q in %s, want %q in %s", got.Retry, wait, c.reason, c.wait)
+			}
+		})
+	}
+}
+
+func TestRetryNote(t *testing.T) {
+	st := store.StackState{State: StateRetrying, Retry: "engine unreachable", RetryAt: now.Add(7600 * time.Millisecond)}
+	if got := RetryNote(st, now); got != "engine unreachable, next try in 8s" {
+		t.Fatalf("note %q", got)
+	}
+	if got := RetryNote(st, now.Add(time.Minute)); got != "engine unreachable, next try in 0s" {
+		t.Fatalf("overdue note %q", got)
+	}
+}
