@@ -23,7 +23,7 @@ import (
 // oom_score_adj, pid, pids_limit, ports, privileged, read_only, restart,
 // runtime, secrets (file), security_opt, shm_size, stdin_open,
 // stop_grace_period, stop_signal, storage_opt, sysctls, tmpfs, tty, ulimits,
-// user, userns_mode, uts, volume_driver, volumes, volumes_from, working_dir.
+// user, userns_mode, uts, volumes, volumes_from, working_dir.
 //
 // Harmless, with nothing to create: attach, depends_on, deploy.mode
 // (replicated, global), deploy.replicas, scale, develop, env_file (merged
@@ -31,7 +31,8 @@ import (
 // selects the image at pull time), profiles, pull_policy, x- extensions, and
 // build when image is set (berth never builds; it runs the image).
 //
-// Everything else is refused by CheckSupported below, never dropped.
+// Everything else is refused by CheckSupported below, never dropped
+// (volume_driver by the compose schema already).
 
 // CheckSupported returns an error naming the service and the field for every
 // service field berth does not convert (never silently dropped).

@@ -39,7 +39,7 @@ func TestControllerVerifyCommits(t *testing.T) {
 		return err == nil && st.Source != nil && st.Source.Head != nil && st.Source.Head.Hash == unsigned &&
 			strings.Contains(st.Source.Error, "not signed")
 	})
-	time.Sleep(2 * time.Second) // polls that must not deploy it
+	run.waitCycles(2) // polls that must not deploy it
 	if s := run.stackState(shop.project); s.Applied != signed {
 		t.Fatalf("an unsigned commit was deployed: %+v", s)
 	}
@@ -74,7 +74,7 @@ func TestControllerPruneAndWarn(t *testing.T) {
 		s := run.stackState(shop.project)
 		return s.State == controller.StateDrifted && strings.Contains(s.Error, "missing")
 	})
-	time.Sleep(2 * time.Second)
+	run.waitCycles(2) // polls that must report the drift, not correct it
 	if _, ok := shop.containers()[shop.name("worker", 1)]; ok {
 		t.Fatal("--drift warn put the container back")
 	}

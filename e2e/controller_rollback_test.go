@@ -94,7 +94,7 @@ func TestControllerRollsBack(t *testing.T) {
 	if after[shop.name("worker", 1)].ID != before[shop.name("worker", 1)].ID {
 		t.Fatal("the worker, which did not change, was recreated")
 	}
-	time.Sleep(3 * time.Second) // polls that must not retry the failed commit
+	run.waitCycles(3) // polls that must not retry the failed commit
 	if n := count(run.history(shop.project), controller.OutcomeRolledBack, bad); n != 1 {
 		t.Fatalf("the failed commit was tried %d times, want once", n)
 	}
@@ -131,7 +131,7 @@ func TestControllerRollsBack(t *testing.T) {
 	}
 	in.write("shop", "compose.yaml", strings.Replace(gatedCompose, "stability: 1s", "stability: 1s\n    environment:\n      GREETING: bonjour", 1))
 	later := in.commit("worker bonjour")
-	time.Sleep(3 * time.Second)
+	run.waitCycles(2) // polls that fetch the new commit and must not deploy it
 	if s := run.stackState(shop.project); s.Applied != good {
 		t.Fatalf("a pinned stack followed the branch: %+v", s)
 	}
@@ -146,7 +146,7 @@ func TestControllerRollsBack(t *testing.T) {
 	run.waitFor("suspended", 10*time.Second, func() bool { return run.stackState(shop.project).State == controller.StateSuspended })
 	worker := shop.containers()[shop.name("worker", 1)]
 	shop.removeContainer(worker.ID)
-	time.Sleep(3 * time.Second)
+	run.waitCycles(2) // polls that must leave the drift alone
 	if _, ok := shop.containers()[shop.name("worker", 1)]; ok {
 		t.Fatal("a suspended stack's drift was corrected")
 	}

@@ -146,7 +146,7 @@ func TestControllerFollowsBranch(t *testing.T) {
 		st, err := run2.status()
 		return err == nil && st.Source != nil && st.Source.Head != nil && st.Source.Head.Hash == gone
 	})
-	time.Sleep(3 * time.Second) // a few polls
+	run2.waitCycles(2) // polls that must not redeploy
 	run2.waitApplied(shop.project, gone, 10*time.Second)
 	if got := ids(shop.containers()); got != steady {
 		t.Fatalf("restart redeployed an unchanged commit: %s → %s", steady, got)

@@ -429,9 +429,20 @@ func TestSecretsNeverShown(t *testing.T) {
 			t.Errorf("Teams(%q) error = %v", bad, err)
 		}
 	}
-	n, _ := newNotifier(t, Options{Sinks: []Sink{s}, Tries: 2})
+	n, logs := newNotifier(t, Options{Sinks: []Sink{s}, Tries: 2})
 	n.Notify(event)
 	closeNow(t, n)
+	// The grep is worth something only if the line that could carry the
+	// URL was written: the failure, with the sink's name and its cause.
+	out := logs.String()
+	for _, want := range []string{"notification failed", `sink="slack ` + addr + `"`, "tries=2", "connection refused"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, token) {
+		t.Fatalf("the log shows the sink URL's token:\n%s", out)
+	}
 }
 
 func TestEventText(t *testing.T) {
