@@ -360,7 +360,7 @@ func (s *stack) fault(head gitsource.Commit, err error) {
 			// notified: a disk that is full for an hour must not fill the log.
 			if n == 1 || n%10 == 0 {
 				s.log.Error("stack retrying: the live stack is unchanged", "commit", head.Short(), "reason", next.Retry,
-					"error", msg, "failures", n, "retry_in", next.RetryAt.Sub(time.Now()).Round(time.Second).String())
+					"error", msg, "failures", n, "retry_in", time.Until(next.RetryAt).Round(time.Second).String())
 			}
 			if n == 1 {
 				s.notify(notify.DeployFailed, head, "retrying: "+next.Retry+": "+msg)
@@ -569,7 +569,7 @@ func (s *stack) failed(head gitsource.Commit, start time.Time, ops []string, err
 	s.countFailure(n)
 	s.adopt(st, next)
 	s.log.Error("deploy failed", "commit", head.Short(), "reason", next.Retry, "error", public, "failures", n,
-		"retry_in", next.RetryAt.Sub(time.Now()).Round(time.Second).String())
+		"retry_in", time.Until(next.RetryAt).Round(time.Second).String())
 	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: OutcomeFailed, Error: public, Operations: ops})
 	s.notify(notify.DeployFailed, head, public)
 }
