@@ -78,7 +78,7 @@ const asideMarker = "_replaced_"
 
 // AsideName is the name a container takes while its replacement runs under
 // its own name.
-func AsideName(name, id string) string { return name + asideMarker + shortID(id) }
+func AsideName(name, id string) string { return name + asideMarker + ShortID(id) }
 
 // IsAside says whether a container name is one AsideName made.
 func IsAside(name string) bool { return strings.Contains(name, asideMarker) }

@@ -316,7 +316,7 @@ func projectContainers(ctx context.Context, e compose.Observer, project string) 
 
 func containerName(c container.Summary) string {
 	if len(c.Names) == 0 {
-		return c.ID[:12]
+		return compose.ShortID(c.ID)
 	}
 	return strings.TrimPrefix(c.Names[0], "/")
 }
