@@ -15,14 +15,26 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/moby/client"
 
 	"github.com/berth-gitops/berth/compose"
 )
 
-// Engine is the Docker API a rollout drives.
+// Engine is the Docker API a rollout drives: what applying a plan needs,
+// and exec for the verification probes that run inside a container.
 type Engine interface {
 	compose.Engine
+	Execer
 }
+
+// Execer runs a command in a container: only exec probes need it.
+type Execer interface {
+	ExecCreate(ctx context.Context, container string, options client.ExecCreateOptions) (client.ExecCreateResult, error)
+	ExecAttach(ctx context.Context, execID string, options client.ExecAttachOptions) (client.ExecAttachResult, error)
+	ExecInspect(ctx context.Context, execID string, options client.ExecInspectOptions) (client.ExecInspectResult, error)
+}
+
+var _ Engine = (*client.Client)(nil)
 
 // DefaultStability is how long a container without a healthcheck must keep
 // running, without a restart, to pass its gate.
