@@ -132,8 +132,8 @@ type runner struct {
 	o     Options
 	x     *compose.Executor
 	log   *slog.Logger
-	stack StackSettings
-	svc   map[string]ServiceSettings
+	stack compose.Settings
+	svc   map[string]compose.ServiceSettings
 	// mu guards res, done and the calls to Progress: services that do not
 	// depend on each other roll at the same time.
 	mu  sync.Mutex
@@ -156,10 +156,10 @@ func newRunner(e Engine, p *types.Project, d *compose.Desired, o Options) (*runn
 	case o.Stability < 0:
 		o.Stability = 0
 	}
-	r := &runner{e: e, p: p, d: d, o: o, log: o.Logger, svc: map[string]ServiceSettings{}}
-	r.stack, _ = ReadStackSettings(p)
+	r := &runner{e: e, p: p, d: d, o: o, log: o.Logger, svc: map[string]compose.ServiceSettings{}}
+	r.stack, _ = compose.ReadStackSettings(p)
 	for name, s := range p.Services {
-		r.svc[name], _ = ReadServiceSettings(s)
+		r.svc[name], _ = compose.ReadServiceSettings(s)
 	}
 	r.x = compose.NewExecutor(e, p, d, compose.ApplyOptions{Logger: o.Logger, Labels: o.Labels, DependencyTimeout: o.DependencyTimeout})
 	return r, nil
@@ -299,7 +299,7 @@ func (r *runner) order(byService map[string][]compose.Op) (migrations, rest []st
 		}
 	}
 	for name := range byService {
-		if r.svc[name].Role == RoleMigrate {
+		if r.svc[name].Role == compose.RoleMigrate {
 			mark(name)
 		}
 	}
