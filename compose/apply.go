@@ -30,10 +30,6 @@ type Engine interface {
 	NetworkConnect(ctx context.Context, network string, options client.NetworkConnectOptions) (client.NetworkConnectResult, error)
 	VolumeCreate(ctx context.Context, options client.VolumeCreateOptions) (client.VolumeCreateResult, error)
 	ImagePull(ctx context.Context, ref string, options client.ImagePullOptions) (client.ImagePullResponse, error)
-	// Exec runs verification probes inside a service's container.
-	ExecCreate(ctx context.Context, container string, options client.ExecCreateOptions) (client.ExecCreateResult, error)
-	ExecAttach(ctx context.Context, execID string, options client.ExecAttachOptions) (client.ExecAttachResult, error)
-	ExecInspect(ctx context.Context, execID string, options client.ExecInspectOptions) (client.ExecInspectResult, error)
 }
 
 var _ Engine = (*client.Client)(nil)
@@ -78,7 +74,7 @@ const asideMarker = "_replaced_"
 
 // AsideName is the name a container takes while its replacement runs under
 // its own name.
-func AsideName(name, id string) string { return name + asideMarker + shortID(id) }
+func AsideName(name, id string) string { return name + asideMarker + ShortID(id) }
 
 // IsAside says whether a container name is one AsideName made.
 func IsAside(name string) bool { return strings.Contains(name, asideMarker) }

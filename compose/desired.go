@@ -145,14 +145,6 @@ func desiredService(p *types.Project, s types.ServiceConfig) (DesiredService, er
 	return ds, nil
 }
 
-// IsMigration says whether a service is a migration (x-berth role:
-// migrate): a task that runs to completion before the long-running services
-// roll, and is never restarted. Package rollout validates the rest of x-berth.
-func IsMigration(s types.ServiceConfig) bool {
-	x, ok := s.Extensions["x-berth"].(map[string]any)
-	return ok && x["role"] == "migrate"
-}
-
 // replicas is the number of containers a service wants: scale, then
 // deploy.replicas, then 1.
 func replicas(s types.ServiceConfig) int {

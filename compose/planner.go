@@ -206,7 +206,7 @@ func recreateCause(s DesiredService, c LiveContainer, live *Live, peerRecreated 
 		return configCause(s, c)
 	}
 	if id := live.Images[s.Image]; id != "" && c.ImageID != "" && c.ImageID != id {
-		return fmt.Sprintf("image %s now %s, was %s", s.Image, shortID(id), shortID(c.ImageID))
+		return fmt.Sprintf("image %s now %s, was %s", s.Image, ShortID(id), ShortID(c.ImageID))
 	}
 	for _, n := range s.Networks {
 		ln, ok := live.Networks[n]
@@ -252,7 +252,9 @@ func configCause(s DesiredService, c LiveContainer) string {
 	return strings.Join(parts, ", ") + " changed"
 }
 
-func shortID(id string) string {
+// ShortID cuts a container or image ID to the 12 characters docker shows,
+// dropping the digest algorithm of image IDs.
+func ShortID(id string) string {
 	id = strings.TrimPrefix(id, "sha256:")
 	if len(id) > 12 {
 		return id[:12]

@@ -43,7 +43,7 @@ func RemoveProject(ctx context.Context, e Remover, project string, pruneVolumes 
 		return r, fmt.Errorf("list containers of %s: %w", project, err)
 	}
 	for _, c := range cs.Items {
-		name := c.ID[:12]
+		name := ShortID(c.ID)
 		if len(c.Names) > 0 {
 			name = c.Names[0][1:]
 		}

@@ -1,38 +1,150 @@
 package compose
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
 )
 
-// Settings are the stack-level x-berth fields: what only berth reads, kept
-// in an extension field so the files stay valid for plain compose.
+// The x-berth schema: what only berth reads, kept in extension fields so
+// the files stay valid for plain compose. Every reader decodes it here,
+// strictly: an unknown key or a bad value is an error naming the file or
+// service and the key (x-berth.<key>).
+
+// The update strategies of x-berth.update.
+const (
+	StartFirst = "start-first"
+	StopFirst  = "stop-first"
+)
+
+// RoleMigrate marks a service as a migration: x-berth: {role: migrate}.
+const RoleMigrate = "migrate"
+
+// Settings are the stack-level x-berth fields.
 type Settings struct {
 	// Hosts lists the hosts that run the stack (names or path.Match
 	// patterns); empty means every host.
-	Hosts []string `yaml:"hosts"`
+	Hosts []string
 	// PruneVolumes removes the stack's named volumes with the stack when it
 	// leaves the repo. Off by default: data outlives its stack.
-	PruneVolumes bool `yaml:"prune_volumes"`
-	// Verify and Bake belong to the rollout: the probes run after every
-	// service passed its gate, and how long the stack is then watched. They
-	// are read here only so that the keys are known; package rollout
-	// decodes and validates them on the loaded project (rollout.Check),
-	// after interpolation.
-	Verify any `yaml:"verify"`
-	Bake   any `yaml:"bake"`
+	PruneVolumes bool
+	// Verify are the probes run once every service passed its gate.
+	Verify []Probe
+	// Bake is how long the stack is watched after verification.
+	Bake time.Duration
+}
+
+// ServiceSettings are a service's x-berth fields: how it rolls.
+type ServiceSettings struct {
+	// Update is start-first or stop-first; "" lets the rollout pick.
+	Update string
+	// Parallelism is how many containers of the service roll at once
+	// (default 1).
+	Parallelism int
+	// HealthTimeout bounds the wait for healthy; zero derives it from the
+	// healthcheck. For a migration it bounds the run.
+	HealthTimeout time.Duration
+	// Stability overrides the rollout's stability window for a service
+	// without a healthcheck; nil keeps it.
+	Stability *time.Duration
+	// Drain is how long, on a start-first replacement, the old container
+	// keeps serving beside the new one that passed before it is stopped;
+	// nil keeps the rollout's default.
+	Drain *time.Duration
+	// Role is "" or "migrate".
+	Role string
+}
+
+// Probe is one verification: exactly one of HTTP and Exec is set.
+type Probe struct {
+	HTTP *HTTPProbe
+	Exec *ExecProbe
+	// Timeout bounds one attempt; Retries is the number of attempts (at
+	// least 1), Interval the pause between them.
+	Timeout  time.Duration
+	Retries  int
+	Interval time.Duration
+}
+
+// HTTPProbe GETs a URL as seen from inside the stack's network.
+type HTTPProbe struct {
+	URL string
+	// Status is the expected status code (default 200).
+	Status int
+	// Body, when set, must be a substring of the response body.
+	Body string
+}
+
+// ExecProbe runs a command in a service's first container; exit 0 passes.
+type ExecProbe struct {
+	Service string
+	Command []string
+}
+
+func (p Probe) String() string {
+	if p.HTTP != nil {
+		return "GET " + p.HTTP.URL
+	}
+	return fmt.Sprintf("exec %q in %s", p.Exec.Command, p.Exec.Service)
+}
+
+// Probe defaults.
+const (
+	defaultProbeTimeout  = 2 * time.Second
+	defaultProbeRetries  = 3
+	defaultProbeInterval = time.Second
+)
+
+// ReadServiceSettings decodes a loaded service's x-berth.
+func ReadServiceSettings(s types.ServiceConfig) (ServiceSettings, error) {
+	set := ServiceSettings{Parallelism: 1}
+	raw, ok := s.Extensions["x-berth"]
+	if !ok || raw == nil {
+		return set, nil
+	}
+	d := decoder{where: fmt.Sprintf("service %q: x-berth", s.Name)}
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return set, fmt.Errorf("%s: want a mapping, got %s", d.where, describe(raw))
+	}
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		d.serviceField(&set, key, m[key])
+	}
+	return set, d.err()
+}
+
+// IsMigration says whether a service is a migration (x-berth role:
+// migrate): a task that runs to completion before the long-running services
+// roll, and is never restarted.
+func IsMigration(s types.ServiceConfig) bool {
+	set, _ := ReadServiceSettings(s)
+	return set.Role == RoleMigrate
+}
+
+// ReadStackSettings decodes a loaded project's top-level x-berth, after
+// interpolation: all of it, the probes checked against the project's
+// services.
+func ReadStackSettings(p *types.Project) (Settings, error) {
+	d := decoder{where: "x-berth", services: p.Services, full: true}
+	var set Settings
+	d.stack(&set, p.Extensions["x-berth"])
+	return set, d.err()
 }
 
 // ReadSettings reads the top-level x-berth of a stack folder's compose
 // files for env, the overlay's keys winning. It reads the files as they
 // are, before interpolation, so a host can tell whether a stack is its own
-// without the stack's variables.
+// without the stack's variables: it fills Hosts and PruneVolumes, and only
+// checks that the rest are keys berth knows (ReadStackSettings decodes
+// them on the loaded project).
 func ReadSettings(dir, env string) (Settings, error) {
 	files, err := ConfigFiles(dir, env)
 	if err != nil {
@@ -57,11 +169,6 @@ func ReadSettings(dir, env string) (Settings, error) {
 			return Settings{}, errors.New(scrubText(err.Error(), abs))
 		}
 	}
-	for _, h := range s.Hosts {
-		if _, err := path.Match(h, ""); err != nil {
-			return Settings{}, fmt.Errorf("%s: x-berth.hosts: bad pattern %q: %v", files[0], h, err)
-		}
-	}
 	return s, nil
 }
 
@@ -71,24 +178,14 @@ func readSettings(file string, s *Settings) error {
 		return err
 	}
 	var doc struct {
-		XBerth yaml.Node `yaml:"x-berth"`
+		XBerth any `yaml:"x-berth"`
 	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(file), err)
 	}
-	if doc.XBerth.Kind == 0 {
-		return nil
-	}
-	raw, err := yaml.Marshal(&doc.XBerth)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(s); err != nil {
-		return fmt.Errorf("%s: x-berth: %w", file, err)
-	}
-	return nil
+	d := decoder{where: file + ": x-berth"}
+	d.stack(s, doc.XBerth)
+	return d.err()
 }
 
 // RunsOn says whether a stack with these settings runs on host.

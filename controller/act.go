@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berth-gitops/berth/controller/store"
+	"github.com/berth-gitops/berth/gitsource"
 )
 
 // ErrUnknownStack is an action on a stack this controller never deployed.
@@ -66,7 +67,7 @@ func (c *Controller) Act(name, action, to, by string) (StackStatus, error) {
 		return StackStatus{}, fmt.Errorf("unknown action %q: want retry, suspend, resume or rollback", action)
 	}
 	s.update(change)
-	c.log.Info("stack "+action+" asked", "stack", name, "to", short(to), "by", by)
+	c.log.Info("stack "+action+" asked", "stack", name, "to", gitsource.Short(to), "by", by)
 	c.Trigger()
 	return stackStatus(s.state()), nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/berth-gitops/berth/controller/policy"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/gitsource"
+	"github.com/berth-gitops/berth/rollout"
 )
 
 // Source is the Git side the controller reads: gitsource.Repo.
@@ -45,7 +46,7 @@ var _ Source = (*gitsource.Repo)(nil)
 
 // Engine is the Docker API the controller drives.
 type Engine interface {
-	compose.Engine
+	rollout.Engine
 	compose.Remover
 }
 

@@ -132,7 +132,7 @@ func (s *stack) reconcile(ctx context.Context, head gitsource.Commit) {
 	if st.Pinned != "" && st.Pinned != head.Hash && !st.Suspended {
 		c, err := s.c.o.Source.Commit(st.Pinned)
 		if err != nil {
-			s.log.Error("read the pinned commit", "commit", short(st.Pinned), "error", err)
+			s.log.Error("read the pinned commit", "commit", gitsource.Short(st.Pinned), "error", err)
 			return
 		}
 		target = c
@@ -236,7 +236,7 @@ func (s *stack) exportHash(hash string) error {
 	}
 	e, err := s.c.o.Source.ExportTree(hash, s.c.stackPath(s.name), s.root)
 	if err != nil {
-		return fmt.Errorf("stack %s at %s: %w", s.name, short(hash), err)
+		return fmt.Errorf("stack %s at %s: %w", s.name, gitsource.Short(hash), err)
 	}
 	s.dir, s.exported = e.Path, hash
 	return nil
@@ -489,7 +489,7 @@ func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit
 		s.notify(notify.DeployFailed, head, reason+" (first deploy: the stack was stopped)")
 		return
 	}
-	s.log.Error("deploy failed verification: rolling back to the last good commit", "commit", head.Short(), "good", short(st.Good), "error", reason)
+	s.log.Error("deploy failed verification: rolling back to the last good commit", "commit", head.Short(), "good", gitsource.Short(st.Good), "error", reason)
 	good, err := s.load(ctx, st.Good)
 	var back rollout.Result
 	if err == nil {
@@ -503,18 +503,18 @@ func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit
 	}
 	ops = append(ops, back.Operations...)
 	if err != nil {
-		msg := fmt.Sprintf("%s; the rollback to %s failed too: %v", reason, short(st.Good), err)
-		s.log.Error("rollback failed: leaving the stack alone until a new commit or a person acts", "commit", head.Short(), "good", short(st.Good), "error", err)
+		msg := fmt.Sprintf("%s; the rollback to %s failed too: %v", reason, gitsource.Short(st.Good), err)
+		s.log.Error("rollback failed: leaving the stack alone until a new commit or a person acts", "commit", head.Short(), "good", gitsource.Short(st.Good), "error", err)
 		d.Outcome, d.Error = OutcomeFailed, msg
 		s.update(func(st *store.StackState) {
 			st.State, st.Failed, st.Halted, st.Attempted, st.Error = StateFailed, head.Hash, true, head.Hash, msg
 		})
-		s.notify(notify.DeployFailed, head, fmt.Sprintf("%s; the rollback to %s failed too", s.public(res.Failure), short(st.Good)))
+		s.notify(notify.DeployFailed, head, fmt.Sprintf("%s; the rollback to %s failed too", s.public(res.Failure), gitsource.Short(st.Good)))
 		return
 	}
 	s.loaded, s.drift = good, ""
 	s.pruneRendered()
-	s.log.Warn("rolled back", "commit", head.Short(), "to", short(st.Good), "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()))
+	s.log.Warn("rolled back", "commit", head.Short(), "to", gitsource.Short(st.Good), "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()))
 	d.Outcome = OutcomeRolledBack
 	s.update(func(st *store.StackState) {
 		st.State, st.Applied, st.Failed, st.Attempted, st.Error = StateRolledBack, st.Good, head.Hash, head.Hash, reason
@@ -599,7 +599,7 @@ func (s *stack) checkDrift(ctx context.Context) {
 	if s.loaded == nil || s.loaded.commit != st.Applied {
 		l, err := s.load(ctx, st.Applied)
 		if err != nil {
-			s.log.Error("reload the applied commit", "commit", short(st.Applied), "error", s.public(err))
+			s.log.Error("reload the applied commit", "commit", gitsource.Short(st.Applied), "error", s.public(err))
 			return
 		}
 		s.loaded = l
@@ -677,11 +677,4 @@ func (s *stack) notify(kind notify.Kind, c gitsource.Commit, reason string) {
 	}
 	s.c.o.Notify(notify.Event{Kind: kind, Host: s.c.o.Host, Stack: s.name, Commit: c.Hash, Author: c.Author,
 		Message: firstLine(c.Message), Reason: s.red.String(reason), Time: time.Now(), URL: s.c.o.StatusURL})
-}
-
-func short(hash string) string {
-	if len(hash) > 12 {
-		return hash[:12]
-	}
-	return hash
 }

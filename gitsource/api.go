@@ -56,11 +56,16 @@ type Commit struct {
 }
 
 // Short is the first 12 characters of the hash.
-func (c Commit) Short() string {
-	if len(c.Hash) > 12 {
-		return c.Hash[:12]
+func (c Commit) Short() string { return Short(c.Hash) }
+
+// Short cuts a commit hash to the 12 characters berth shows to people in
+// status, logs, errors and notifications: enough to be unique in any
+// repository a person reads, short enough for a table column.
+func Short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
 	}
-	return c.Hash
+	return hash
 }
 
 // The implementation provides, on *Repo:

@@ -41,7 +41,7 @@ func (r *Repo) ExportTree(hash, dir, parent string) (Export, error) {
 	}
 	snap, err := readSnapshot(r.git.Storer, t)
 	if err != nil {
-		return Export{}, fmt.Errorf("export %s at %s: %w", dir, short(c.Hash), err)
+		return Export{}, fmt.Errorf("export %s at %s: %w", dir, Short(c.Hash.String()), err)
 	}
 	root, err := openPrivate(parent)
 	if err != nil {
@@ -55,7 +55,7 @@ func (r *Repo) ExportTree(hash, dir, parent string) (Export, error) {
 	name := t.Hash.String()
 	reused, err := r.writeDir(root, name, base, snap)
 	if err != nil {
-		return Export{}, fmt.Errorf("export %s at %s to %s: %w", dir, short(c.Hash), parent, err)
+		return Export{}, fmt.Errorf("export %s at %s to %s: %w", dir, Short(c.Hash.String()), parent, err)
 	}
 	return Export{Path: filepath.Join(parent, name, base), Hash: name, Folder: true, Reused: reused}, nil
 }
@@ -74,7 +74,7 @@ func (r *Repo) ExportPath(hash, dir, rel, parent string) (Export, error) {
 	}
 	snap, err := readSnapshot(r.git.Storer, t)
 	if err != nil {
-		return Export{}, fmt.Errorf("export %s at %s: %w", dir, short(c.Hash), err)
+		return Export{}, fmt.Errorf("export %s at %s: %w", dir, Short(c.Hash.String()), err)
 	}
 	root, err := openPrivate(parent)
 	if err != nil {
@@ -87,7 +87,7 @@ func (r *Repo) ExportPath(hash, dir, rel, parent string) (Export, error) {
 	}
 	e, err := r.writePath(root, snap, rel)
 	if err != nil {
-		return Export{}, fmt.Errorf("export %s at %s to %s: %w", path.Join(dir, rel), short(c.Hash), parent, err)
+		return Export{}, fmt.Errorf("export %s at %s to %s: %w", path.Join(dir, rel), Short(c.Hash.String()), parent, err)
 	}
 	e.Path = filepath.Join(parent, e.Path)
 	return e, nil
@@ -131,7 +131,7 @@ func (r *Repo) Export(hash, dir, dest string) error {
 	}
 	snap, err := readSnapshot(r.git.Storer, t)
 	if err != nil {
-		return fmt.Errorf("export %s at %s: %w", dir, short(c.Hash), err)
+		return fmt.Errorf("export %s at %s: %w", dir, Short(c.Hash.String()), err)
 	}
 	parent := filepath.Dir(dest)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -146,7 +146,7 @@ func (r *Repo) Export(hash, dir, dest string) error {
 	}
 	defer root.Close()
 	if _, err := r.writeDir(root, filepath.Base(dest), "", snap); err != nil {
-		return fmt.Errorf("export %s at %s to %s: %w", dir, short(c.Hash), dest, err)
+		return fmt.Errorf("export %s at %s to %s: %w", dir, Short(c.Hash.String()), dest, err)
 	}
 	return nil
 }

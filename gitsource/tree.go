@@ -128,7 +128,7 @@ func (r *Repo) tree(rev, dir string) (*object.Tree, *object.Commit, error) {
 	}
 	t, err := c.Tree()
 	if err != nil {
-		return nil, nil, fmt.Errorf("commit %s: %w", short(c.Hash), err)
+		return nil, nil, fmt.Errorf("commit %s: %w", Short(c.Hash.String()), err)
 	}
 	d, err := cleanDir(dir)
 	if err != nil || d == "" {
@@ -136,15 +136,13 @@ func (r *Repo) tree(rev, dir string) (*object.Tree, *object.Commit, error) {
 	}
 	sub, err := t.Tree(d)
 	if errors.Is(err, object.ErrDirectoryNotFound) {
-		return nil, c, fmt.Errorf("%s at %s: %w", d, short(c.Hash), fs.ErrNotExist)
+		return nil, c, fmt.Errorf("%s at %s: %w", d, Short(c.Hash.String()), fs.ErrNotExist)
 	}
 	if err != nil {
-		return nil, c, fmt.Errorf("%s at %s: %w", d, short(c.Hash), err)
+		return nil, c, fmt.Errorf("%s at %s: %w", d, Short(c.Hash.String()), err)
 	}
 	return sub, c, nil
 }
-
-func short(h plumbing.Hash) string { return h.String()[:12] }
 
 // Dirs returns the names of the folders directly inside dir at a commit,
 // sorted; none when dir does not exist there.
@@ -184,7 +182,7 @@ func (r *Repo) ReadFile(hash, name string) ([]byte, error) {
 	}
 	b, err := readBlob(r.git.Storer, t, p)
 	if err != nil {
-		return nil, fmt.Errorf("read %s at %s: %w", name, short(c.Hash), err)
+		return nil, fmt.Errorf("read %s at %s: %w", name, Short(c.Hash.String()), err)
 	}
 	return b, nil
 }

@@ -35,7 +35,7 @@ func (r *Repo) VerifyCommit(hash string) error {
 		return err
 	}
 	refuse := func(format string, a ...any) error {
-		return &VerifyError{Commit: short(c.Hash), Reason: fmt.Sprintf(format, a...)}
+		return &VerifyError{Commit: Short(c.Hash.String()), Reason: fmt.Sprintf(format, a...)}
 	}
 	sig := strings.TrimSpace(c.PGPSignature)
 	switch {

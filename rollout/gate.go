@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+
+	"github.com/berth-gitops/berth/compose"
 )
 
 // The gates a started container passes.
@@ -52,8 +54,8 @@ type gate struct {
 // gateFor picks a container's gate from what the engine reports: a
 // container with a healthcheck (the service's or its image's) must become
 // healthy; one without must stay up for the stability window.
-func gateFor(in container.InspectResponse, set ServiceSettings, stab time.Duration, oneShot bool) gate {
-	if set.Role == RoleMigrate {
+func gateFor(in container.InspectResponse, set compose.ServiceSettings, stab time.Duration, oneShot bool) gate {
+	if set.Role == compose.RoleMigrate {
 		limit := set.HealthTimeout
 		if limit == 0 {
 			limit = defaultMigrateLimit

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+
+	"github.com/berth-gitops/berth/compose"
 )
 
 func TestHealthTimeout(t *testing.T) {
@@ -33,16 +35,16 @@ func TestGateFor(t *testing.T) {
 	healthy := container.InspectResponse{State: &container.State{Running: true, Health: &container.Health{Status: container.Starting}},
 		Config: &container.Config{Healthcheck: &container.HealthConfig{Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 6}}}
 	plain := container.InspectResponse{State: &container.State{Running: true}, Config: &container.Config{}}
-	if g := gateFor(healthy, ServiceSettings{}, 10*time.Second, false); g.kind != GateHealthy || g.limit != 65*time.Second {
+	if g := gateFor(healthy, compose.ServiceSettings{}, 10*time.Second, false); g.kind != GateHealthy || g.limit != 65*time.Second {
 		t.Errorf("healthcheck: %+v", g)
 	}
-	if g := gateFor(healthy, ServiceSettings{HealthTimeout: 5 * time.Second}, 10*time.Second, false); g.limit != 5*time.Second {
+	if g := gateFor(healthy, compose.ServiceSettings{HealthTimeout: 5 * time.Second}, 10*time.Second, false); g.limit != 5*time.Second {
 		t.Errorf("x-berth health_timeout: %+v", g)
 	}
-	if g := gateFor(plain, ServiceSettings{}, 3*time.Second, false); g.kind != GateStable || g.window != 3*time.Second {
+	if g := gateFor(plain, compose.ServiceSettings{}, 3*time.Second, false); g.kind != GateStable || g.window != 3*time.Second {
 		t.Errorf("no healthcheck: %+v", g)
 	}
-	if g := gateFor(plain, ServiceSettings{Role: RoleMigrate}, 3*time.Second, true); g.kind != GateCompleted || g.limit != defaultMigrateLimit || !g.oneShot {
+	if g := gateFor(plain, compose.ServiceSettings{Role: compose.RoleMigrate}, 3*time.Second, true); g.kind != GateCompleted || g.limit != defaultMigrateLimit || !g.oneShot {
 		t.Errorf("migration: %+v", g)
 	}
 }

@@ -55,7 +55,7 @@ func (r *runner) rollService(ctx context.Context, name string, ops []compose.Op)
 		return nil, err
 	}
 	strategy := Strategy(cfg, set)
-	if set.Role == RoleMigrate {
+	if set.Role == compose.RoleMigrate {
 		strategy = strategyRun
 	}
 	var work, later []compose.Op
@@ -150,7 +150,7 @@ func (r *runner) gateBatch(ctx context.Context, chs []*change, step Step, prefix
 		return time.Since(start), nil, err
 	}
 	gate := w.g.kind
-	if r.svc[step.Service].Role == RoleMigrate {
+	if r.svc[step.Service].Role == compose.RoleMigrate {
 		gate = GateMigrate
 	}
 	r.log.Warn("gate failed", "service", step.Service, "container", w.name, "strategy", step.Strategy, "gate", gate, "seconds", seconds(time.Since(start)), "reason", why)
@@ -185,7 +185,7 @@ func (r *runner) newChange(ds compose.DesiredService, strategy string, op compos
 // engine refusing to create or start it is a Failure (gate start): the
 // commit asks for something this host cannot run. What begin did is undone
 // when it fails.
-func (r *runner) begin(ctx context.Context, ch *change, set ServiceSettings) (*Failure, error) {
+func (r *runner) begin(ctx context.Context, ch *change, set compose.ServiceSettings) (*Failure, error) {
 	if err := r.prepare(ctx, ch, set); err != nil {
 		return r.refused(ctx, ch, err)
 	}
@@ -221,9 +221,9 @@ func (e *refusal) Error() string { return e.err.Error() }
 
 // prepare makes the change's new container, short of starting it: a
 // replacement sets the old one aside first, and stop-first stops it.
-func (r *runner) prepare(ctx context.Context, ch *change, set ServiceSettings) error {
+func (r *runner) prepare(ctx context.Context, ch *change, set compose.ServiceSettings) error {
 	create := r.x.CreateContainer
-	if set.Role == RoleMigrate {
+	if set.Role == compose.RoleMigrate {
 		create = r.x.CreateTask
 	}
 	switch ch.kind {
@@ -249,7 +249,7 @@ func (r *runner) prepare(ctx context.Context, ch *change, set ServiceSettings) e
 		return &refusal{err}
 	}
 	ch.newID = id
-	if ch.strategy != StartFirst && ch.oldRan() {
+	if ch.strategy != compose.StartFirst && ch.oldRan() {
 		// stop-first, and a migration: the old one stops before the new
 		// one starts.
 		if err := r.x.Stop(ctx, ch.oldID); err != nil {
@@ -297,7 +297,7 @@ func logIf(log *slog.Logger, what string, err error) {
 // (Taking it off its networks first was measured worse: it cuts those
 // connections without a FIN.) The old containers stay, stopped and renamed
 // aside, until the rollout is over, so that it can still put them back.
-func (r *runner) retire(ctx context.Context, chs []*change, set ServiceSettings) error {
+func (r *runner) retire(ctx context.Context, chs []*change, set compose.ServiceSettings) error {
 	var running []*change
 	for _, ch := range chs {
 		if ch.kind == kindReplace && !ch.oldStopped && ch.oldRan() {

@@ -15,14 +15,26 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/moby/client"
 
 	"github.com/berth-gitops/berth/compose"
 )
 
-// Engine is the Docker API a rollout drives.
+// Engine is the Docker API a rollout drives: what applying a plan needs,
+// and exec for the verification probes that run inside a container.
 type Engine interface {
 	compose.Engine
+	Execer
 }
+
+// Execer runs a command in a container: only exec probes need it.
+type Execer interface {
+	ExecCreate(ctx context.Context, container string, options client.ExecCreateOptions) (client.ExecCreateResult, error)
+	ExecAttach(ctx context.Context, execID string, options client.ExecAttachOptions) (client.ExecAttachResult, error)
+	ExecInspect(ctx context.Context, execID string, options client.ExecInspectOptions) (client.ExecInspectResult, error)
+}
+
+var _ Engine = (*client.Client)(nil)
 
 // DefaultStability is how long a container without a healthcheck must keep
 // running, without a restart, to pass its gate.
@@ -120,8 +132,8 @@ type runner struct {
 	o     Options
 	x     *compose.Executor
 	log   *slog.Logger
-	stack StackSettings
-	svc   map[string]ServiceSettings
+	stack compose.Settings
+	svc   map[string]compose.ServiceSettings
 	// mu guards res, done and the calls to Progress: services that do not
 	// depend on each other roll at the same time.
 	mu  sync.Mutex
@@ -144,10 +156,10 @@ func newRunner(e Engine, p *types.Project, d *compose.Desired, o Options) (*runn
 	case o.Stability < 0:
 		o.Stability = 0
 	}
-	r := &runner{e: e, p: p, d: d, o: o, log: o.Logger, svc: map[string]ServiceSettings{}}
-	r.stack, _ = ReadStackSettings(p)
+	r := &runner{e: e, p: p, d: d, o: o, log: o.Logger, svc: map[string]compose.ServiceSettings{}}
+	r.stack, _ = compose.ReadStackSettings(p)
 	for name, s := range p.Services {
-		r.svc[name], _ = ReadServiceSettings(s)
+		r.svc[name], _ = compose.ReadServiceSettings(s)
 	}
 	r.x = compose.NewExecutor(e, p, d, compose.ApplyOptions{Logger: o.Logger, Labels: o.Labels, DependencyTimeout: o.DependencyTimeout})
 	return r, nil
@@ -287,7 +299,7 @@ func (r *runner) order(byService map[string][]compose.Op) (migrations, rest []st
 		}
 	}
 	for name := range byService {
-		if r.svc[name].Role == RoleMigrate {
+		if r.svc[name].Role == compose.RoleMigrate {
 			mark(name)
 		}
 	}

@@ -30,43 +30,30 @@ func load(t *testing.T, yaml string) *types.Project {
 	return p
 }
 
+// TestServiceSettings: the rollout's defaults for what a service's x-berth
+// leaves out, and its overrides when set.
 func TestServiceSettings(t *testing.T) {
 	p := load(t, `
 services:
   web:
     image: app:1
-    x-berth:
-      update: stop-first
-      parallelism: 2
-      health_timeout: 45s
-      stability: 2s
-      drain: 0s
-  migrate:
-    image: app:1
-    x-berth: {role: migrate}
+    x-berth: {stability: 2s, drain: 0s}
   plain:
     image: app:1
 `)
 	if err := Check(p); err != nil {
 		t.Fatal(err)
 	}
-	web, err := ReadServiceSettings(p.Services["web"])
+	web, err := compose.ReadServiceSettings(p.Services["web"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if web.Update != StopFirst || web.Parallelism != 2 || web.HealthTimeout != 45*time.Second || *web.Stability != 2*time.Second || *web.Drain != 0 {
-		t.Errorf("web settings = %+v", web)
+	if stability(web, time.Minute) != 2*time.Second || drain(web) != 0 {
+		t.Errorf("overrides: stability %s, drain %s", stability(web, time.Minute), drain(web))
 	}
-	if got := stability(web, time.Minute); got != 2*time.Second {
-		t.Errorf("stability override = %s", got)
-	}
-	m, _ := ReadServiceSettings(p.Services["migrate"])
-	if m.Role != RoleMigrate || m.Parallelism != 1 {
-		t.Errorf("migrate settings = %+v", m)
-	}
-	plain, _ := ReadServiceSettings(p.Services["plain"])
-	if plain.Parallelism != 1 || plain.Stability != nil || drain(plain) != time.Second || stability(plain, 7*time.Second) != 7*time.Second {
-		t.Errorf("defaults = %+v", plain)
+	plain, _ := compose.ReadServiceSettings(p.Services["plain"])
+	if drain(plain) != time.Second || stability(plain, 7*time.Second) != 7*time.Second {
+		t.Errorf("defaults: stability %s, drain %s", stability(plain, 7*time.Second), drain(plain))
 	}
 }
 
@@ -132,42 +119,6 @@ services:
 	}
 }
 
-func TestStackSettings(t *testing.T) {
-	p := load(t, `
-x-berth:
-  hosts: [web-1]
-  bake: 30s
-  verify:
-    - http: {url: "http://web:8080/healthz", status: 200, body: ok, timeout: 2s, retries: 5, interval: 500ms}
-    - exec: {service: web, command: ["/app", "health"]}
-    - exec: {service: web, command: "test -f /ready"}
-services:
-  web: {image: a}
-`)
-	set, err := ReadStackSettings(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if set.Bake != 30*time.Second || len(set.Verify) != 3 {
-		t.Fatalf("settings = %+v", set)
-	}
-	h := set.Verify[0]
-	if h.HTTP.URL != "http://web:8080/healthz" || h.HTTP.Status != 200 || h.HTTP.Body != "ok" || h.Timeout != 2*time.Second || h.Retries != 5 || h.Interval != 500*time.Millisecond {
-		t.Errorf("http probe = %+v %+v", h, h.HTTP)
-	}
-	e := set.Verify[1]
-	if e.Exec.Service != "web" || strings.Join(e.Exec.Command, " ") != "/app health" || e.Retries != defaultProbeRetries || e.Timeout != defaultProbeTimeout {
-		t.Errorf("exec probe = %+v %+v", e, e.Exec)
-	}
-	if got := strings.Join(set.Verify[2].Exec.Command, "|"); got != "/bin/sh|-c|test -f /ready" {
-		t.Errorf("shell form = %q", got)
-	}
-	// compose's own reader knows the keys too.
-	if _, err := compose.ReadSettings(p.WorkingDir, ""); err != nil {
-		t.Errorf("compose.ReadSettings refuses the rollout's keys: %v", err)
-	}
-}
-
 func TestStrategyDefaults(t *testing.T) {
 	p := load(t, `
 services:
@@ -179,9 +130,9 @@ services:
   forced: {image: a, ports: ["8081:80"], x-berth: {update: stop-first}}
   chosen: {image: a, container_name: chosen, x-berth: {update: start-first}}
 `)
-	want := map[string]string{"api": StartFirst, "web": StopFirst, "ephemeral": StartFirst, "named": StopFirst, "host": StopFirst, "forced": StopFirst, "chosen": StartFirst}
+	want := map[string]string{"api": compose.StartFirst, "web": compose.StopFirst, "ephemeral": compose.StartFirst, "named": compose.StopFirst, "host": compose.StopFirst, "forced": compose.StopFirst, "chosen": compose.StartFirst}
 	for name, strategy := range want {
-		set, err := ReadServiceSettings(p.Services[name])
+		set, err := compose.ReadServiceSettings(p.Services[name])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,17 +29,17 @@ import (
 // A controller calls it after a rollback to check the state it went back
 // to.
 func Verify(ctx context.Context, e Engine, p *types.Project, o Options) *Failure {
-	set, err := ReadStackSettings(p)
+	set, err := compose.ReadStackSettings(p)
 	if err != nil {
 		return &Failure{Gate: GateProbe, Reason: err.Error()}
 	}
 	return verify(ctx, e, p, set.Verify, o.Progress)
 }
 
-func verify(ctx context.Context, e Engine, p *types.Project, probes []Probe, progress func(Step)) *Failure {
+func verify(ctx context.Context, e Engine, p *types.Project, probes []compose.Probe, progress func(Step)) *Failure {
 	for _, pr := range probes {
 		if progress != nil {
-			progress(Step{Service: pr.service(), Gate: GateProbe, Message: "verify: " + pr.String()})
+			progress(Step{Service: probeService(pr), Gate: GateProbe, Message: "verify: " + pr.String()})
 		}
 		if f := runProbe(ctx, e, p, pr); f != nil {
 			return f
@@ -48,7 +48,8 @@ func verify(ctx context.Context, e Engine, p *types.Project, probes []Probe, pro
 	return nil
 }
 
-func (p Probe) service() string {
+// probeService is the service an exec probe runs in; "" for HTTP.
+func probeService(p compose.Probe) string {
 	if p.Exec != nil {
 		return p.Exec.Service
 	}
@@ -56,7 +57,7 @@ func (p Probe) service() string {
 }
 
 // runProbe tries a probe up to Retries times, Interval apart.
-func runProbe(ctx context.Context, e Engine, p *types.Project, pr Probe) *Failure {
+func runProbe(ctx context.Context, e Engine, p *types.Project, pr compose.Probe) *Failure {
 	var f *Failure
 	for attempt := 1; attempt <= max(pr.Retries, 1); attempt++ {
 		if attempt > 1 {
@@ -86,7 +87,7 @@ func runProbe(ctx context.Context, e Engine, p *types.Project, pr Probe) *Failur
 // container's address on the project's network, which berth reaches
 // directly (a host process, or berth in a container with --network host).
 // Any other host is resolved as usual.
-func httpProbe(ctx context.Context, e Engine, p *types.Project, h *HTTPProbe) *Failure {
+func httpProbe(ctx context.Context, e Engine, p *types.Project, h *compose.HTTPProbe) *Failure {
 	u, err := url.Parse(h.URL)
 	if err != nil {
 		return &Failure{Gate: GateProbe, Reason: err.Error()}
@@ -233,7 +234,7 @@ func projectAddress(p *types.Project, in container.InspectResponse) string {
 }
 
 // execProbe runs a command in the service's first running container.
-func execProbe(ctx context.Context, e Engine, p *types.Project, x *ExecProbe) *Failure {
+func execProbe(ctx context.Context, e Engine, p *types.Project, x *compose.ExecProbe) *Failure {
 	fail := func(format string, args ...any) *Failure {
 		return &Failure{Service: x.Service, Gate: GateProbe, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -316,7 +317,7 @@ func projectContainers(ctx context.Context, e compose.Observer, project string) 
 
 func containerName(c container.Summary) string {
 	if len(c.Names) == 0 {
-		return c.ID[:12]
+		return compose.ShortID(c.ID)
 	}
 	return strings.TrimPrefix(c.Names[0], "/")
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/moby/client"
+
+	"github.com/berth-gitops/berth/compose"
 )
 
 // noContainers is an engine on which the stack has no container.
@@ -29,7 +31,7 @@ func TestHTTPProbeStaysOffTheHost(t *testing.T) {
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
 	p := &types.Project{Name: "shop", Services: types.Services{"web": {Name: "web"}}}
 	for _, u := range []string{srv.URL, "http://localhost:" + port + "/", "http://[::ffff:127.0.0.1]:" + port + "/", "http://169.254.169.254:" + port + "/latest/meta-data/"} {
-		f := httpProbe(context.Background(), noContainers{}, p, &HTTPProbe{URL: u, Status: 200, Body: "admin"})
+		f := httpProbe(context.Background(), noContainers{}, p, &compose.HTTPProbe{URL: u, Status: 200, Body: "admin"})
 		if f == nil || !strings.Contains(f.Reason, "link-local address") {
 			t.Errorf("probe of %s: want it refused, got %+v", u, f)
 		}

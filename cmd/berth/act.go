@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-gitops/berth/controller"
+	"github.com/berth-gitops/berth/gitsource"
 )
 
 // newActCmd makes retry, suspend and resume: each asks the running
@@ -56,7 +57,7 @@ stack there: it stops following the branch, as status shows, until
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stderr, "rolling %s back to %s\n", args[0], shortHash(st.Pinned))
+			fmt.Fprintf(g.stderr, "rolling %s back to %s\n", args[0], gitsource.Short(st.Pinned))
 			st, err = r.waitPinned(cmd.Context(), args[0], st.Pinned, timeout)
 			if err != nil {
 				return err
@@ -65,7 +66,7 @@ stack there: it stops following the branch, as status shows, until
 				return err
 			}
 			if st.Applied != st.Pinned {
-				return &exitError{code: 1, err: fmt.Errorf("stack %s is %s, not at %s: %s", st.Stack, st.State, shortHash(st.Pinned), st.Error)}
+				return &exitError{code: 1, err: fmt.Errorf("stack %s is %s, not at %s: %s", st.Stack, st.State, gitsource.Short(st.Pinned), st.Error)}
 			}
 			return nil
 		},
@@ -144,12 +145,12 @@ func (r *reader) printStack(g *globals, st controller.StackStatus) error {
 	if r.json {
 		return printJSON(g.stdout, st)
 	}
-	fmt.Fprintf(g.stdout, "stack %s: %s at %s", st.Stack, st.State, orDash(shortHash(st.Applied)))
+	fmt.Fprintf(g.stdout, "stack %s: %s at %s", st.Stack, st.State, orDash(gitsource.Short(st.Applied)))
 	switch {
 	case st.Suspended:
 		fmt.Fprint(g.stdout, " (suspended)")
 	case st.Pinned != "":
-		fmt.Fprintf(g.stdout, " (pinned to %s)", shortHash(st.Pinned))
+		fmt.Fprintf(g.stdout, " (pinned to %s)", gitsource.Short(st.Pinned))
 	}
 	fmt.Fprintln(g.stdout)
 	if st.Error != "" {

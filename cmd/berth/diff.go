@@ -165,7 +165,7 @@ func (c *comparer) compareAll(ctx context.Context) ([]stackReport, error) {
 func (c *comparer) stacks(hash string) (map[string]bool, error) {
 	dirs, err := c.src.Dirs(hash, c.root)
 	if err != nil {
-		return nil, fmt.Errorf("list %s at %s: %w", c.root, short(hash), err)
+		return nil, fmt.Errorf("list %s at %s: %w", c.root, gitsource.Short(hash), err)
 	}
 	out := map[string]bool{}
 	for _, d := range dirs {
@@ -187,7 +187,7 @@ func (c *comparer) hasComposeFile(hash, dir string) (bool, error) {
 			return true, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
-			return false, fmt.Errorf("read %s at %s: %w", path.Join(dir, name), short(hash), err)
+			return false, fmt.Errorf("read %s at %s: %w", path.Join(dir, name), gitsource.Short(hash), err)
 		}
 	}
 	return false, nil
@@ -197,7 +197,7 @@ func (c *comparer) hasComposeFile(hash, dir string) (bool, error) {
 func (c *comparer) touched() (map[string]bool, error) {
 	paths, err := c.src.Changed(c.base, c.head)
 	if err != nil {
-		return nil, fmt.Errorf("changes between %s and %s: %w", short(c.base), short(c.head), err)
+		return nil, fmt.Errorf("changes between %s and %s: %w", gitsource.Short(c.base), gitsource.Short(c.head), err)
 	}
 	out := map[string]bool{}
 	for _, p := range paths {
@@ -247,13 +247,13 @@ func (c *comparer) compare(ctx context.Context, name, dir string, atBase, atHead
 func (c *comparer) load(ctx context.Context, hash, name, dir string) (*types.Project, error) {
 	src := path.Join(c.root, name)
 	if err := c.src.Export(hash, src, dir); err != nil {
-		return nil, fmt.Errorf("export %s at %s: %w", src, short(hash), err)
+		return nil, fmt.Errorf("export %s at %s: %w", src, gitsource.Short(hash), err)
 	}
 	p, err := compose.Load(ctx, compose.LoadOptions{Dir: dir, Env: c.env, Placeholders: true})
 	if err != nil {
 		// Name the folder in the repository, not the temporary copy.
 		msg := strings.ReplaceAll(err.Error(), dir, src)
-		return nil, fmt.Errorf("at %s: %s", short(hash), msg)
+		return nil, fmt.Errorf("at %s: %s", gitsource.Short(hash), msg)
 	}
 	return p, nil
 }
@@ -270,10 +270,6 @@ func union(a, b map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func short(hash string) string {
-	return gitsource.Commit{Hash: hash}.Short()
 }
 
 func (f *diffFlags) print(g *globals, rep *diffReport) error {

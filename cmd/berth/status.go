@@ -21,6 +21,7 @@ import (
 	"github.com/berth-gitops/berth/controller"
 	"github.com/berth-gitops/berth/controller/config"
 	"github.com/berth-gitops/berth/controller/store"
+	"github.com/berth-gitops/berth/gitsource"
 )
 
 // reader finds the controller's state: the running controller's control
@@ -201,7 +202,7 @@ func printStatus(w io.Writer, st controller.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STACK\tSTATE\tLIVE\tHEAD\tSINCE\tNOTE")
 	for _, s := range st.Stacks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(s.Stack), oneLine(s.State), orDash(shortHash(s.Applied)), orDash(shortHash(s.Head)), ago(s.Since), oneLine(note(s)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", oneLine(s.Stack), oneLine(s.State), orDash(gitsource.Short(s.Applied)), orDash(gitsource.Short(s.Head)), ago(s.Since), oneLine(note(s)))
 	}
 	tw.Flush()
 }
@@ -220,14 +221,14 @@ func note(s controller.StackStatus) string {
 	case s.Suspended:
 		parts = append(parts, "suspended: berth resume "+s.Stack)
 	case s.Pinned != "":
-		parts = append(parts, "pinned to "+shortHash(s.Pinned)+": berth resume "+s.Stack)
+		parts = append(parts, "pinned to "+gitsource.Short(s.Pinned)+": berth resume "+s.Stack)
 	}
 	if s.Failed != "" {
 		what := "failed, not retried by itself"
 		if s.Halted {
 			what = "failed and so did its rollback: left alone"
 		}
-		parts = append(parts, fmt.Sprintf("%s %s: berth retry %s", shortHash(s.Failed), what, s.Stack))
+		parts = append(parts, fmt.Sprintf("%s %s: berth retry %s", gitsource.Short(s.Failed), what, s.Stack))
 	}
 	if s.State == controller.StateRetrying && s.Retry != "" {
 		parts = append(parts, controller.RetryNote(s.StackState, time.Now()))
@@ -280,7 +281,7 @@ func printHistory(w io.Writer, stack string, h []store.Deploy) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTARTED\tTOOK\tCOMMIT\tOUTCOME\tAUTHOR\tMESSAGE")
 	for _, d := range h {
-		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%s\t%s\t%s\t%s\n", d.ID, d.Start.Local().Format("2006-01-02 15:04:05"), d.End.Sub(d.Start).Seconds(), shortHash(d.Commit), oneLine(d.Outcome), oneLine(d.Author), oneLine(d.Message))
+		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%s\t%s\t%s\t%s\n", d.ID, d.Start.Local().Format("2006-01-02 15:04:05"), d.End.Sub(d.Start).Seconds(), gitsource.Short(d.Commit), oneLine(d.Outcome), oneLine(d.Author), oneLine(d.Message))
 		if d.Error != "" {
 			for _, line := range strings.Split(d.Error, "\n") {
 				fmt.Fprintf(tw, "\t\t\t\terror: %s\t\t\n", oneLine(line))
@@ -300,13 +301,6 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-func shortHash(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }
 
 func orDash(s string) string {

@@ -20,6 +20,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/berth-gitops/berth/gitsource"
 )
 
 // Providers.
@@ -248,10 +250,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	short := e.Commit
-	if len(short) > 12 {
-		short = short[:12]
-	}
+	short := gitsource.Short(e.Commit)
 	if e.Status == 0 {
 		return fmt.Sprintf("commit status (%s) of %s: %v", e.Provider, short, e.Err)
 	}

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/berth-gitops/berth/gitsource"
 )
 
 // Kind is what happened.
@@ -86,7 +88,7 @@ func (e Event) icon() string {
 func (e Event) Detail() string {
 	var b strings.Builder
 	if e.Commit != "" {
-		b.WriteString("commit " + Short(e.Commit))
+		b.WriteString("commit " + gitsource.Short(e.Commit))
 	}
 	if e.Message != "" {
 		fmt.Fprintf(&b, " “%s”", oneLine(e.Message, 200))
@@ -109,14 +111,6 @@ func (e Event) Text() string {
 		return e.Title() + ": " + d
 	}
 	return e.Title()
-}
-
-// Short is a commit hash cut to 12 characters.
-func Short(hash string) string {
-	if len(hash) > 12 {
-		return hash[:12]
-	}
-	return hash
 }
 
 // oneLine keeps the first line and cuts it to max runes.

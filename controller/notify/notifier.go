@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/berth-gitops/berth/gitsource"
 )
 
 // Sink sends one event somewhere. Send is called from the sink's own
@@ -110,10 +112,10 @@ func (n *Notifier) Notify(e Event) {
 	}
 	switch first, closed := n.first(e); {
 	case closed:
-		n.log.Warn("notification dropped: the notifier is closed", "kind", e.Kind, "stack", e.Stack, "commit", Short(e.Commit))
+		n.log.Warn("notification dropped: the notifier is closed", "kind", e.Kind, "stack", e.Stack, "commit", gitsource.Short(e.Commit))
 		return
 	case !first:
-		n.log.Debug("notification suppressed: sent already", "kind", e.Kind, "stack", e.Stack, "commit", Short(e.Commit))
+		n.log.Debug("notification suppressed: sent already", "kind", e.Kind, "stack", e.Stack, "commit", gitsource.Short(e.Commit))
 		return
 	}
 	for _, w := range n.workers {
@@ -184,7 +186,7 @@ func (w *worker) push(e Event) {
 		old := w.queue[0]
 		w.queue = w.queue[1:]
 		w.log.Warn("notification queue full: dropped the oldest event", "kind", old.Kind, "stack", old.Stack,
-			"commit", Short(old.Commit))
+			"commit", gitsource.Short(old.Commit))
 	}
 	w.queue = append(w.queue, e)
 	w.mu.Unlock()
@@ -240,18 +242,18 @@ func (w *worker) deliver(e Event) {
 	wait := w.n.o.Backoff
 	for try := 1; ; try++ {
 		if ctx.Err() != nil {
-			w.log.Warn("notification not sent: shutting down", "kind", e.Kind, "stack", e.Stack, "commit", Short(e.Commit))
+			w.log.Warn("notification not sent: shutting down", "kind", e.Kind, "stack", e.Stack, "commit", gitsource.Short(e.Commit))
 			return
 		}
 		tctx, cancel := context.WithTimeout(ctx, w.n.o.Timeout)
 		err := w.sink.Send(tctx, e)
 		cancel()
 		if err == nil {
-			w.log.Debug("notification sent", "kind", e.Kind, "stack", e.Stack, "commit", Short(e.Commit), "tries", try)
+			w.log.Debug("notification sent", "kind", e.Kind, "stack", e.Stack, "commit", gitsource.Short(e.Commit), "tries", try)
 			return
 		}
 		if !retryable(err) || try >= w.n.o.Tries {
-			w.log.Warn("notification failed", "kind", e.Kind, "stack", e.Stack, "commit", Short(e.Commit),
+			w.log.Warn("notification failed", "kind", e.Kind, "stack", e.Stack, "commit", gitsource.Short(e.Commit),
 				"tries", try, "error", err)
 			return
 		}

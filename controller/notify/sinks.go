@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/berth-gitops/berth/gitsource"
 )
 
 // SendError is a failed send: the sink's name (kind and host, never its
@@ -188,7 +190,7 @@ func Teams(webhookURL string, client *http.Client) (Sink, error) {
 func teamsMessage(e Event) map[string]any {
 	facts := []map[string]string{{"title": "Host", "value": e.Host}, {"title": "Stack", "value": e.Stack}}
 	if e.Commit != "" {
-		facts = append(facts, map[string]string{"title": "Commit", "value": Short(e.Commit)})
+		facts = append(facts, map[string]string{"title": "Commit", "value": gitsource.Short(e.Commit)})
 	}
 	if e.Message != "" {
 		facts = append(facts, map[string]string{"title": "Message", "value": oneLine(e.Message, 200)})

@@ -1,0 +1,117 @@
+package compose
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadServiceSettings(t *testing.T) {
+	p := mustLoadSpecProject(t, `
+services:
+  web:
+    image: app:1
+    x-berth:
+      update: stop-first
+      parallelism: 2
+      health_timeout: 45s
+      stability: 2s
+      drain: 0s
+  migrate:
+    image: app:1
+    x-berth: {role: migrate}
+  plain:
+    image: app:1
+`, nil)
+	web, err := ReadServiceSettings(p.Services["web"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if web.Update != StopFirst || web.Parallelism != 2 || web.HealthTimeout != 45*time.Second || *web.Stability != 2*time.Second || *web.Drain != 0 {
+		t.Errorf("web settings = %+v", web)
+	}
+	m, err := ReadServiceSettings(p.Services["migrate"])
+	if err != nil || m.Role != RoleMigrate || m.Parallelism != 1 {
+		t.Errorf("migrate settings = %+v, %v", m, err)
+	}
+	plain, err := ReadServiceSettings(p.Services["plain"])
+	if err != nil || plain.Parallelism != 1 || plain.Stability != nil || plain.Drain != nil {
+		t.Errorf("defaults = %+v, %v", plain, err)
+	}
+	for name, want := range map[string]bool{"web": false, "migrate": true, "plain": false} {
+		if IsMigration(p.Services[name]) != want {
+			t.Errorf("IsMigration(%s) = %v", name, !want)
+		}
+	}
+}
+
+func TestReadStackSettings(t *testing.T) {
+	p := mustLoadSpecProject(t, `
+x-berth:
+  hosts: [web-1]
+  prune_volumes: true
+  bake: 30s
+  verify:
+    - http: {url: "http://web:8080/healthz", status: 200, body: ok, timeout: 2s, retries: 5, interval: 500ms}
+    - exec: {service: web, command: ["/app", "health"]}
+    - exec: {service: web, command: "test -f /ready"}
+services:
+  web: {image: a}
+`, nil)
+	set, err := ReadStackSettings(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Bake != 30*time.Second || len(set.Verify) != 3 || !set.PruneVolumes || len(set.Hosts) != 1 {
+		t.Fatalf("settings = %+v", set)
+	}
+	h := set.Verify[0]
+	if h.HTTP.URL != "http://web:8080/healthz" || h.HTTP.Status != 200 || h.HTTP.Body != "ok" || h.Timeout != 2*time.Second || h.Retries != 5 || h.Interval != 500*time.Millisecond {
+		t.Errorf("http probe = %+v %+v", h, h.HTTP)
+	}
+	e := set.Verify[1]
+	if e.Exec.Service != "web" || strings.Join(e.Exec.Command, " ") != "/app health" || e.Retries != defaultProbeRetries || e.Timeout != defaultProbeTimeout {
+		t.Errorf("exec probe = %+v %+v", e, e.Exec)
+	}
+	if got := strings.Join(set.Verify[2].Exec.Command, "|"); got != "/bin/sh|-c|test -f /ready" {
+		t.Errorf("shell form = %q", got)
+	}
+	// The host's reader, on the files as they are, knows the same keys.
+	if _, err := ReadSettings(p.WorkingDir, ""); err != nil {
+		t.Errorf("ReadSettings refuses the rollout's keys: %v", err)
+	}
+}
+
+// TestReadSettingsBeforeInterpolation: a host reads x-berth before the
+// stack's variables exist, so it must not judge the values it does not
+// need (bake, verify), yet still refuse keys it does not know, naming the
+// file and the key.
+func TestReadSettingsBeforeInterpolation(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(s+"services:\n  a: {image: x}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("x-berth:\n  hosts: [web-1]\n  bake: ${BAKE}\n  verify: ${PROBES}\n")
+	if s, err := ReadSettings(dir, ""); err != nil || !s.RunsOn("web-1") || s.Bake != 0 || s.Verify != nil {
+		t.Fatalf("settings = %+v, %v", s, err)
+	}
+	for body, want := range map[string]string{
+		"x-berth:\n  bakes: 30s\n":           "compose.yaml: x-berth.bakes: unknown key",
+		"x-berth:\n  hosts: web-1\n":         "compose.yaml: x-berth.hosts: want a list",
+		"x-berth:\n  hosts: [[a]]\n":         "compose.yaml: x-berth.hosts[0]: want a host name",
+		"x-berth:\n  prune_volumes: maybe\n": "compose.yaml: x-berth.prune_volumes: want true or false",
+		"x-berth: [hosts]\n":                 "compose.yaml: x-berth: want a mapping",
+		"x-berth:\n  hosts: [\"web-[\"]\n":   "compose.yaml: x-berth.hosts: bad pattern",
+	} {
+		write(body)
+		_, err := ReadSettings(dir, "")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v\nwant an error containing %s", body, err, want)
+		}
+	}
+}
