@@ -17,6 +17,7 @@ import (
 // rollback goes to is berth's decision, made from these answers.
 type fakeSource struct {
 	t       *testing.T
+	fetch   func() (gitsource.Commit, error)
 	commit  func(hash string) (gitsource.Commit, error)
 	verify  func(hash string) error
 	changed func(from, to string) ([]string, error)
@@ -31,7 +32,10 @@ func (f *fakeSource) unexpected(name string) error {
 }
 
 func (f *fakeSource) Fetch(context.Context) (gitsource.Commit, error) {
-	return gitsource.Commit{}, f.unexpected("Fetch")
+	if f.fetch == nil {
+		return gitsource.Commit{}, f.unexpected("Fetch")
+	}
+	return f.fetch()
 }
 func (f *fakeSource) Head() (gitsource.Commit, error) {
 	return gitsource.Commit{}, f.unexpected("Head")
