@@ -224,3 +224,42 @@ func TestFetchFailureKeepsLastCommit(t *testing.T) {
 }
 
 func removeAll(dir string) error { return os.RemoveAll(dir) }
+
+// TestCycleMountsAndHostPolicy: a service's mount of a repo file points at
+// a copy named by its content, outside the export; a mount of a host
+// folder the host did not grant stalls the stack, naming service and field.
+func TestCycleMountsAndHostPolicy(t *testing.T) {
+	withMount := strings.Replace(goodCompose, "    read_only: true\n",
+		"    read_only: true\n    volumes:\n      - ./site.conf:/etc/nginx/conf.d/site.conf:ro\n", 1)
+	withHost := strings.Replace(goodCompose, "    read_only: true\n",
+		"    read_only: true\n    volumes:\n      - /etc:/host-etc:ro\n", 1)
+	e := newCycleEnv(t, map[string]string{
+		"stacks/conf/compose.yaml": withMount,
+		"stacks/conf/site.conf":    "server {}\n",
+		"stacks/host/compose.yaml": withHost,
+	})
+	e.c.Once(context.Background())
+	if st := e.stackState(t, "conf"); st.State != StateRetrying || st.Retry != "engine unreachable" {
+		t.Errorf("conf: %+v, want retrying on the engine", st)
+	}
+	var copies []string
+	filepath.WalkDir(filepath.Join(e.c.o.MountsDir, "conf"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			copies = append(copies, p)
+		}
+		return nil
+	})
+	if len(copies) != 1 {
+		t.Fatalf("copies of conf's mounted files %v, want one", copies)
+	}
+	if data, err := os.ReadFile(copies[0]); err != nil || string(data) != "server {}\n" {
+		t.Errorf("the copy %s holds %q (%v)", copies[0], data, err)
+	}
+	if strings.HasPrefix(copies[0], e.c.o.StacksDir) {
+		t.Errorf("the copy %s is inside the exports", copies[0])
+	}
+	st := e.stackState(t, "host")
+	if st.State != StateStalled || !strings.Contains(st.Error, "host policy refused") || !strings.Contains(st.Error, `service "web"`) {
+		t.Errorf("host: %+v, want stalled by the host policy naming the service", st)
+	}
+}

@@ -161,3 +161,33 @@ func TestSortedNames(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusFromStoreAndListener: without a running controller the status
+// is the store's, stacks in name order; the listener's Since stays while
+// its state does not change.
+func TestStatusFromStoreAndListener(t *testing.T) {
+	c := actController(t, nil, store.StackState{Stack: "web", State: StateInSync})
+	for _, name := range []string{"db", "api"} {
+		if err := c.o.Store.PutState(store.StackState{Stack: name, State: StateFailed}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := StatusFromStore(c.o.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Running || len(st.Stacks) != 3 || st.Stacks[0].Stack != "api" || st.Stacks[1].Stack != "db" || st.Stacks[2].Stack != "web" {
+		t.Errorf("status from the store: %+v", st)
+	}
+
+	c.SetListener(":8080", errors.New("address already in use"))
+	first := c.Status().Listener
+	c.SetListener(":8080", errors.New("address already in use"))
+	if l := c.Status().Listener; l.Listening || l.Error == "" || !l.Since.Equal(first.Since) {
+		t.Errorf("listener after the same error: %+v, first %+v", l, first)
+	}
+	c.SetListener(":8080", nil)
+	if l := c.Status().Listener; !l.Listening || l.Error != "" {
+		t.Errorf("listener once bound: %+v", l)
+	}
+}
