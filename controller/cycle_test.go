@@ -205,6 +205,7 @@ func TestFetchFailureKeepsLastCommit(t *testing.T) {
 	ctx := context.Background()
 	e.c.Once(ctx)
 	head := e.w.Head()
+	before := e.stackState(t, "shop").Updated
 	if err := removeAll(e.w.Remote); err != nil {
 		t.Fatal(err)
 	}
@@ -218,8 +219,8 @@ func TestFetchFailureKeepsLastCommit(t *testing.T) {
 		t.Errorf("source status %+v, want 2 failures and the error", status.Source)
 	}
 	st := e.stackState(t, "shop")
-	if st.Head != head || st.State != StateRetrying {
-		t.Errorf("shop %+v, want still reconciled (retrying) at %.7s", st, head)
+	if st.Head != head || st.State != StateRetrying || !st.Updated.After(before) {
+		t.Errorf("shop %+v, want still reconciled (retrying) at %.7s after the fetch failed", st, head)
 	}
 }
 
