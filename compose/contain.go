@@ -98,14 +98,9 @@ func (g *fileGuard) allowed(real string) bool {
 // reads it reports it (or skips it when it is optional).
 func (g *fileGuard) file(ref fileRef, path string, limit int64) error {
 	path = filepath.Clean(path)
-	real, err := filepath.EvalSymlinks(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return g.dangling(ref, path)
-	case err != nil:
-		return g.refusal(ref, path, "cannot be resolved")
-	case !g.allowed(real):
-		return g.refusal(ref, path, "is outside the stack folder")
+	real, err := g.resolve(ref, path)
+	if real == "" {
+		return err
 	}
 	st, err := os.Stat(real)
 	switch {
@@ -117,6 +112,23 @@ func (g *fileGuard) file(ref fileRef, path string, limit int64) error {
 		return g.refusal(ref, path, fmt.Sprintf("is larger than %s", sizeText(limit)))
 	}
 	return nil
+}
+
+// resolve follows path's symlinks and returns where it leads when that is
+// allowed. It returns "" when there is nothing more to check: the path is
+// refused (err says why) or does not exist yet (err is nil when its
+// existing part stays inside).
+func (g *fileGuard) resolve(ref fileRef, path string) (string, error) {
+	real, err := filepath.EvalSymlinks(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", g.dangling(ref, path)
+	case err != nil:
+		return "", g.refusal(ref, path, "cannot be resolved")
+	case !g.allowed(real):
+		return "", g.refusal(ref, path, "is outside the stack folder")
+	}
+	return real, nil
 }
 
 // dangling checks a path that does not exist: its existing part must not
@@ -135,14 +147,9 @@ func (g *fileGuard) dangling(ref fileRef, path string) error {
 // folder checks a folder the stack names, such as a build context.
 func (g *fileGuard) folder(ref fileRef, path string) error {
 	path = filepath.Clean(path)
-	real, err := filepath.EvalSymlinks(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return g.dangling(ref, path)
-	case err != nil:
-		return g.refusal(ref, path, "cannot be resolved")
-	case !g.allowed(real):
-		return g.refusal(ref, path, "is outside the stack folder")
+	real, err := g.resolve(ref, path)
+	if real == "" {
+		return err
 	}
 	if st, err := os.Stat(real); err != nil || !st.IsDir() {
 		return g.refusal(ref, path, "is not a folder")

@@ -35,19 +35,12 @@ type Export struct {
 func (r *Repo) ExportTree(hash, dir, parent string) (Export, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t, c, err := r.tree(hash, dir)
+	src, err := r.openExport(hash, dir, parent)
 	if err != nil {
-		return Export{}, fmt.Errorf("export: %w", err)
+		return Export{}, err
 	}
-	snap, err := readSnapshot(r.git.Storer, t)
-	if err != nil {
-		return Export{}, fmt.Errorf("export %s at %s: %w", dir, Short(c.Hash.String()), err)
-	}
-	root, err := openPrivate(parent)
-	if err != nil {
-		return Export{}, fmt.Errorf("export %s: %w", dir, err)
-	}
-	defer root.Close()
+	defer src.root.Close()
+	t, c, snap, root := src.tree, src.commit, src.snap, src.root
 	base := path.Base("/" + dir)
 	if base == "/" {
 		base = "repo"
@@ -68,19 +61,12 @@ func (r *Repo) ExportTree(hash, dir, parent string) (Export, error) {
 func (r *Repo) ExportPath(hash, dir, rel, parent string) (Export, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t, c, err := r.tree(hash, dir)
+	src, err := r.openExport(hash, dir, parent)
 	if err != nil {
-		return Export{}, fmt.Errorf("export: %w", err)
+		return Export{}, err
 	}
-	snap, err := readSnapshot(r.git.Storer, t)
-	if err != nil {
-		return Export{}, fmt.Errorf("export %s at %s: %w", dir, Short(c.Hash.String()), err)
-	}
-	root, err := openPrivate(parent)
-	if err != nil {
-		return Export{}, fmt.Errorf("export %s: %w", path.Join(dir, rel), err)
-	}
-	defer root.Close()
+	defer src.root.Close()
+	t, c, snap, root := src.tree, src.commit, src.snap, src.root
 	if rel == "" || rel == "." {
 		snap.dirs[""] = t.Hash // the folder itself
 		rel = ""
@@ -91,6 +77,33 @@ func (r *Repo) ExportPath(hash, dir, rel, parent string) (Export, error) {
 	}
 	e.Path = filepath.Join(parent, e.Path)
 	return e, nil
+}
+
+// exportSource is what both exports start from: dir's tree at a commit,
+// its snapshot (symlinks already judged), and parent opened as a root.
+type exportSource struct {
+	tree   *object.Tree
+	commit *object.Commit
+	snap   snapshot
+	root   *os.Root
+}
+
+// openExport reads dir at a commit and opens parent; the caller holds r.mu
+// and closes root.
+func (r *Repo) openExport(hash, dir, parent string) (exportSource, error) {
+	t, c, err := r.tree(hash, dir)
+	if err != nil {
+		return exportSource{}, fmt.Errorf("export: %w", err)
+	}
+	snap, err := readSnapshot(r.git.Storer, t)
+	if err != nil {
+		return exportSource{}, fmt.Errorf("export %s at %s: %w", dir, Short(c.Hash.String()), err)
+	}
+	root, err := openPrivate(parent)
+	if err != nil {
+		return exportSource{}, fmt.Errorf("export %s: %w", dir, err)
+	}
+	return exportSource{tree: t, commit: c, snap: snap, root: root}, nil
 }
 
 // writePath copies one entry of a snapshot; Path comes back relative.
