@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/controller/store"
 )
@@ -101,6 +102,50 @@ func decideFault(st store.StackState, ev event) (store.StackState, []action) {
 	st.State, st.Attempted, st.Error = StateRetrying, ev.target, ev.msg
 	st.Retry, st.RetryAt = reason, ev.now.Add(backoff(ev.failures))
 	return st, []action{actRetry}
+}
+
+// summarize decides what finish tells beyond the status: the outcome the
+// history records ("" for none) and the notification ("" for none) with
+// its reason. A reconcile tells at most one of each: a commit that deploys
+// after failed tries is announced as deployed, noting the recovery; a
+// fault that may pass is announced at its first try only; putting drift
+// or changed secrets back is recorded but not announced.
+func summarize(o outcome) (history string, note notify.Kind, reason string) {
+	reason = o.reason
+	if reason == "" {
+		reason = o.msg
+	}
+	switch o.end {
+	case endApplied:
+		deployed := len(o.ops) > 0
+		if deployed {
+			history = o.purpose
+		}
+		switch {
+		case deployed && o.purpose == OutcomeSucceeded:
+			note, reason = notify.DeploySucceeded, ""
+			if o.failures > 0 {
+				reason = fmt.Sprintf("recovered after %d failed tries", o.failures)
+			}
+		case o.failures > 0:
+			note, reason = notify.Recovered, ""
+		}
+		return history, note, reason
+	case endStalled:
+		return OutcomeStalled, notify.Stalled, reason
+	case endRetrying:
+		if o.failures == 1 {
+			return "", notify.DeployFailed, "retrying: " + o.retry + ": " + reason
+		}
+		return "", "", ""
+	case endFailed:
+		return OutcomeFailed, notify.DeployFailed, reason
+	case endRolledBack:
+		return OutcomeRolledBack, notify.RolledBack, reason
+	case endRemoved:
+		return OutcomeRemoved, "", ""
+	}
+	return "", "", ""
 }
 
 // RetryNote is the status line of a retrying stack, e.g. "engine

@@ -31,7 +31,7 @@ func TestFaultRecordsRetryOrStall(t *testing.T) {
 	var waits []time.Duration
 	for range 3 {
 		before := time.Now()
-		s.fault(head, reconcile.Retrying("export failed", errors.New("stacks/shop is not a folder")))
+		s.settle(head, func(o *outcome) { s.fault(o, reconcile.Retrying("export failed", errors.New("stacks/shop is not a folder"))) })
 		st := s.state()
 		if st.State != StateRetrying || st.Retry != "export failed" || st.Attempted != cB || st.Applied != cA {
 			t.Fatalf("after a fault: %+v", st)
@@ -48,7 +48,7 @@ func TestFaultRecordsRetryOrStall(t *testing.T) {
 		t.Fatalf("events %+v, want one deploy_failed", events)
 	}
 
-	s.fault(head, reconcile.Stalling(errors.New(`service "web": field image: required`)))
+	s.settle(head, func(o *outcome) { s.fault(o, reconcile.Stalling(errors.New(`service "web": field image: required`))) })
 	st := s.state()
 	if st.State != StateStalled || st.Retry != "" || !st.RetryAt.IsZero() || s.nextFailure() != 1 {
 		t.Fatalf("after an input error: %+v, failures %d", st, s.nextFailure()-1)
@@ -60,4 +60,11 @@ func TestFaultRecordsRetryOrStall(t *testing.T) {
 	if len(events) != 2 || events[1].Kind != notify.Stalled {
 		t.Fatalf("events %+v, want a stall after the fault", events)
 	}
+}
+
+// settle is one reconcile towards head whose steps are step.
+func (s *stack) settle(head gitsource.Commit, step func(o *outcome)) {
+	o := s.begin(head)
+	defer s.finish(o)
+	step(o)
 }

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/reconcile"
@@ -36,8 +35,8 @@ func TestStackTextsAreRedacted(t *testing.T) {
 
 	err = errors.New(`engine: invalid env "DB_PASSWORD=` + value + `"`)
 	head := gitsource.Commit{Hash: "0123456789abcdef0123456789abcdef01234567", Author: "a", Message: "m"}
-	s.failed(head, time.Now(), []string{"create web-1 with " + value}, err)
-	s.fault(head, reconcile.Stalling(err))
+	s.settle(head, func(o *outcome) { s.failed(o, []string{"create web-1 with " + value}, err) })
+	s.settle(head, func(o *outcome) { s.fault(o, reconcile.Stalling(err)) })
 	s.log.Warn("reason "+value, "err", err, "group", slog.GroupValue(slog.String("v", value)))
 	jsonLog.Error("deploy failed", "error", err)
 

@@ -16,7 +16,6 @@ import (
 
 	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/compose/lint"
-	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/policy"
 	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/controller/store"
@@ -114,7 +113,7 @@ func (s *stack) update(f func(st *store.StackState)) {
 	s.st.Updated = now
 	// Written under the lock, so a person's action and the loop's update
 	// reach the store in the order they happened.
-	err := s.c.o.Store.PutState(s.st)
+	err := s.c.records().PutState(s.st)
 	s.mu.Unlock()
 	if err != nil {
 		s.log.Error("record stack state", "error", err)
@@ -126,25 +125,26 @@ func (s *stack) update(f func(st *store.StackState)) {
 // and drift is put back. A commit that failed verification is not retried
 // by itself, and a suspended stack is left alone.
 func (s *stack) reconcile(ctx context.Context, head gitsource.Commit) {
-	s.update(func(st *store.StackState) { st.Head = head.Hash })
-	st := s.state()
-	target := head
+	o := s.begin(head)
+	defer s.finish(o)
+	o.set(func(st *store.StackState) { st.Head = head.Hash })
+	st := s.view(o)
 	if st.Pinned != "" && st.Pinned != head.Hash && !st.Suspended {
 		c, err := s.c.o.Source.Commit(st.Pinned)
 		if err != nil {
 			s.log.Error("read the pinned commit", "commit", gitsource.Short(st.Pinned), "error", err)
 			return
 		}
-		target = c
+		o.head = c
 	}
-	next, actions := decide(st, s.look(st, target.Hash))
-	s.adopt(st, next)
+	next, actions := decide(st, s.look(st, o.head.Hash))
+	s.adopt(o, st, next)
 	for _, a := range actions {
 		switch a {
 		case actDeploy:
-			s.deploy(ctx, target)
+			s.deploy(ctx, o)
 		case actCheckDrift:
-			s.checkDrift(ctx)
+			s.checkDrift(ctx, o)
 		}
 	}
 }
@@ -168,11 +168,11 @@ func (s *stack) look(st store.StackState, target string) event {
 
 // adopt records the fields a decision changed, and only those: a person's
 // action may have changed the others since st was read.
-func (s *stack) adopt(st, next store.StackState) {
+func (s *stack) adopt(o *outcome, st, next store.StackState) {
 	if st == next {
 		return
 	}
-	s.update(func(cur *store.StackState) {
+	o.set(func(cur *store.StackState) {
 		cur.State, cur.Attempted, cur.Error = next.State, next.Attempted, next.Error
 		cur.Retry, cur.RetryAt = next.Retry, next.RetryAt
 	})
@@ -185,15 +185,15 @@ func (s *stack) sameFiles(a, b string) bool {
 
 // deploy moves the stack to commit head: a commit that does not touch the
 // stack's folder is recorded without engine work.
-func (s *stack) deploy(ctx context.Context, head gitsource.Commit) {
-	st := s.state()
+func (s *stack) deploy(ctx context.Context, o *outcome) {
+	st, head := s.view(o), o.head
 	if st.Applied != "" && s.loaded != nil && s.unchanged(st.Applied, head.Hash) {
 		s.loaded.commit = head.Hash
-		s.update(func(st *store.StackState) {
+		o.set(func(st *store.StackState) {
 			st.State, st.Applied, st.Attempted, st.Good, st.Error = StateInSync, head.Hash, head.Hash, head.Hash, ""
 			st.Failed, st.Halted = "", false
 		})
-		s.checkDrift(ctx)
+		s.checkDrift(ctx, o)
 		return
 	}
 	l, err := s.load(ctx, head.Hash)
@@ -201,10 +201,10 @@ func (s *stack) deploy(ctx context.Context, head gitsource.Commit) {
 		if ctx.Err() != nil {
 			return // stopping: the load was cut short, the files are not at fault
 		}
-		s.fault(head, err)
+		s.fault(o, err)
 		return
 	}
-	s.apply(ctx, l, head, OutcomeSucceeded)
+	s.apply(ctx, o, l, OutcomeSucceeded)
 }
 
 // unchanged reports whether no path of the stack's folder, nor the lint
@@ -340,20 +340,19 @@ func (s *stack) lint(hash string, p *types.Project) ([]string, error) {
 // fault answers a commit that did not load: an input error stalls the
 // stack until the next commit (or new host secrets), a fault that may pass
 // is retried with backoff. The live stack stays as it is.
-func (s *stack) fault(head gitsource.Commit, err error) {
-	msg := s.public(err)
-	st, n := s.state(), s.nextFailure()
+func (s *stack) fault(o *outcome, err error) {
+	head, msg := o.head, s.public(err)
+	st, n := s.view(o), s.nextFailure()
 	next, actions := decide(st, event{kind: evFault, target: head.Hash, now: time.Now(), err: err, msg: msg, failures: n})
-	s.adopt(st, next)
+	s.adopt(o, st, next)
+	o.err, o.msg, o.start = err, msg, time.Now()
 	for _, a := range actions {
 		switch a {
 		case actStall:
 			s.resetFailures()
 			s.stalledSecrets = s.c.secrets
 			s.log.Error("stack stalled: its files do not load; the live stack is unchanged", "commit", head.Short(), "error", msg)
-			now := time.Now()
-			s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: now, End: now, Outcome: OutcomeStalled, Error: msg})
-			s.notify(notify.Stalled, head, msg)
+			o.end, o.kind = endStalled, reconcile.Stall
 		case actRetry:
 			s.countFailure(n)
 			// The first fault and then every 10th are logged and the first
@@ -362,9 +361,7 @@ func (s *stack) fault(head gitsource.Commit, err error) {
 				s.log.Error("stack retrying: the live stack is unchanged", "commit", head.Short(), "reason", next.Retry,
 					"error", msg, "failures", n, "retry_in", time.Until(next.RetryAt).Round(time.Second).String())
 			}
-			if n == 1 {
-				s.notify(notify.DeployFailed, head, "retrying: "+next.Retry+": "+msg)
-			}
+			o.end, o.kind, o.retry, o.failures = endRetrying, reconcile.Retry, next.Retry, n
 		}
 	}
 }
@@ -396,41 +393,40 @@ func (s *stack) relative(msg string) string {
 	return strings.ReplaceAll(msg, s.dir, s.c.stackPath(s.name))
 }
 
-// apply plans a loaded commit and rolls it out behind the health gates. A
-// failed gate rolls the stack back to its last good commit.
-func (s *stack) apply(ctx context.Context, l *loaded, head gitsource.Commit, outcome string) {
+// apply plans a loaded commit and rolls it out behind the health gates,
+// for purpose (OutcomeSucceeded, OutcomeDrift or OutcomeSecrets). A failed
+// gate rolls the stack back to its last good commit.
+func (s *stack) apply(ctx context.Context, o *outcome, l *loaded, purpose string) {
 	if ctx.Err() != nil {
 		return // stopping: start no rollout
 	}
 	// The rollout in flight finishes even when the controller is asked to
 	// stop: cutting it short could leave a service without containers.
 	ctx = context.WithoutCancel(ctx)
-	start := time.Now()
+	head := o.head
+	o.start, o.purpose = time.Now(), purpose
 	_, pl, err := compose.Diff(ctx, s.c.o.Engine, l.project)
 	if err != nil {
-		s.failed(head, start, nil, err)
+		s.failed(o, nil, err)
 		return
 	}
 	for _, w := range pl.Warnings {
 		s.log.Warn(w)
 	}
 	if pl.InSync() {
-		s.succeeded(l, head, start, nil, outcome)
+		s.succeeded(o, l, nil)
 		return
 	}
 	s.log.Info("deploying", "commit", head.Short(), "operations", len(pl.Ops), "author", head.Author, "message", firstLine(head.Message))
-	s.update(func(st *store.StackState) { st.State, st.Attempted, st.Error = StateDeploying, head.Hash, "" })
-	if outcome == OutcomeSucceeded {
-		s.notify(notify.DeployStarted, head, "")
-	}
+	s.progress(o)
 	res, err := s.rollout(ctx, l, pl, head.Hash)
 	switch {
 	case err != nil:
-		s.failed(head, start, res.Operations, err)
+		s.failed(o, res.Operations, err)
 	case res.Failure != nil:
-		s.rollBack(ctx, l, head, start, res)
+		s.rollBack(ctx, o, l, res)
 	default:
-		s.succeeded(l, head, start, res.Operations, outcome)
+		s.succeeded(o, l, res.Operations)
 	}
 }
 
@@ -458,143 +454,127 @@ func (s *stack) setStep(st *rollout.Step) {
 // good commit, the same way, and the failed commit is remembered so it is
 // not retried by itself. With no good commit to go back to, the stack's
 // services are stopped rather than left half started.
-func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit, start time.Time, res rollout.Result) {
-	reason := s.public(res.Failure)
-	ops := res.Operations
-	st := s.state()
-	d := &store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, Error: reason}
-	defer func() {
-		if d.Outcome != "" {
-			d.End, d.Operations = time.Now(), ops
-			s.record(d)
-		}
-	}()
+func (s *stack) rollBack(ctx context.Context, o *outcome, bad *loaded, res rollout.Result) {
+	head, reason := o.head, s.public(res.Failure)
+	st := s.view(o)
 	if st.Good == head.Hash {
 		// Putting the good commit itself back (drift, a secret) failed:
 		// there is nothing older to go to, and stopping it would take down
 		// what serves. Retry with backoff, as for the engine's errors.
-		d.Outcome = "" // failed records it
-		s.failed(head, start, ops, res.Failure)
+		s.failed(o, res.Operations, res.Failure)
 		return
 	}
+	o.end, o.kind, o.err, o.msg, o.ops = endFailed, reconcile.RollBack, res.Failure, reason, res.Operations
 	if st.Good == "" {
 		s.log.Error("deploy failed verification and there is no earlier good commit: stopping the stack", "commit", head.Short(), "error", reason)
 		if err := rollout.StopServices(ctx, s.c.o.Engine, bad.project.Name, bad.project.ServiceNames()); err != nil {
 			reason += "; stopping the stack failed too: " + err.Error()
+			o.msg = reason
 		}
-		d.Outcome = OutcomeFailed
-		s.update(func(st *store.StackState) {
-			st.State, st.Failed, st.Attempted, st.Error = StateFailed, head.Hash, head.Hash, reason+" (first deploy: the stack was stopped)"
+		o.reason = reason + " (first deploy: the stack was stopped)"
+		o.set(func(st *store.StackState) {
+			st.State, st.Failed, st.Attempted, st.Error = StateFailed, head.Hash, head.Hash, o.reason
 		})
-		s.notify(notify.DeployFailed, head, reason+" (first deploy: the stack was stopped)")
 		return
 	}
 	s.log.Error("deploy failed verification: rolling back to the last good commit", "commit", head.Short(), "good", gitsource.Short(st.Good), "error", reason)
-	good, err := s.load(ctx, st.Good)
-	var back rollout.Result
-	if err == nil {
-		var pl compose.Plan
-		if _, pl, err = compose.Diff(ctx, s.c.o.Engine, good.project); err == nil {
-			back, err = s.rollout(ctx, good, pl, st.Good)
-			if err == nil && back.Failure != nil {
-				err = back.Failure
-			}
-		}
-	}
-	ops = append(ops, back.Operations...)
+	good, back, err := s.putBack(ctx, st.Good)
+	o.ops = append(o.ops, back.Operations...)
 	if err != nil {
 		msg := fmt.Sprintf("%s; the rollback to %s failed too: %v", reason, gitsource.Short(st.Good), err)
 		s.log.Error("rollback failed: leaving the stack alone until a new commit or a person acts", "commit", head.Short(), "good", gitsource.Short(st.Good), "error", err)
-		d.Outcome, d.Error = OutcomeFailed, msg
-		s.update(func(st *store.StackState) {
+		o.msg, o.reason = msg, fmt.Sprintf("%s; the rollback to %s failed too", reason, gitsource.Short(st.Good))
+		o.set(func(st *store.StackState) {
 			st.State, st.Failed, st.Halted, st.Attempted, st.Error = StateFailed, head.Hash, true, head.Hash, msg
 		})
-		s.notify(notify.DeployFailed, head, fmt.Sprintf("%s; the rollback to %s failed too", s.public(res.Failure), gitsource.Short(st.Good)))
 		return
 	}
 	s.loaded, s.drift = good, ""
 	s.pruneRendered()
-	s.log.Warn("rolled back", "commit", head.Short(), "to", gitsource.Short(st.Good), "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()))
-	d.Outcome = OutcomeRolledBack
-	s.update(func(st *store.StackState) {
+	s.log.Warn("rolled back", "commit", head.Short(), "to", gitsource.Short(st.Good), "seconds", fmt.Sprintf("%.1f", time.Since(o.start).Seconds()))
+	o.end, o.back = endRolledBack, st.Good
+	o.set(func(st *store.StackState) {
 		st.State, st.Applied, st.Failed, st.Attempted, st.Error = StateRolledBack, st.Good, head.Hash, head.Hash, reason
 	})
-	s.collectExports()
-	s.notify(notify.RolledBack, head, reason)
 }
 
-func (s *stack) succeeded(l *loaded, head gitsource.Commit, start time.Time, ops []string, outcome string) {
+// putBack loads the good commit and rolls it out; a failed verification
+// is an error here too.
+func (s *stack) putBack(ctx context.Context, good string) (*loaded, rollout.Result, error) {
+	l, err := s.load(ctx, good)
+	if err != nil {
+		return nil, rollout.Result{}, err
+	}
+	_, pl, err := compose.Diff(ctx, s.c.o.Engine, l.project)
+	if err != nil {
+		return nil, rollout.Result{}, err
+	}
+	back, err := s.rollout(ctx, l, pl, good)
+	if err == nil && back.Failure != nil {
+		err = back.Failure
+	}
+	return l, back, err
+}
+
+// succeeded settles a commit whose state is live, after ops (none when
+// it was in sync already).
+func (s *stack) succeeded(o *outcome, l *loaded, ops []string) {
+	head, purpose := o.head, o.purpose
 	s.mu.Lock()
 	n := s.failures
 	s.failures = 0
 	s.mu.Unlock()
 	if n > 0 {
 		s.log.Info("stack recovered", "commit", head.Short(), "failures", n)
-		s.notify(notify.Recovered, head, "")
 	}
 	s.loaded, s.drift = l, ""
 	s.pruneRendered()
-	s.update(func(st *store.StackState) {
+	o.end, o.ops, o.warnings, o.failures = endApplied, ops, l.warnings, n
+	o.set(func(st *store.StackState) {
 		st.State, st.Applied, st.Good, st.Error = StateInSync, head.Hash, head.Hash, ""
-		if outcome == OutcomeSucceeded {
+		if purpose == OutcomeSucceeded {
 			// A new commit deployed: the failed one is behind it. Putting
 			// the applied commit back (drift, a secret) clears nothing.
 			st.Attempted, st.Failed, st.Halted = head.Hash, "", false
 		}
 		st.Project, st.PruneVolumes = l.project.Name, l.settings.PruneVolumes
 	})
-	s.collectExports()
 	if len(ops) == 0 {
 		s.log.Info("in sync", "commit", head.Short())
 		return
 	}
-	s.log.Info("deployed", "commit", head.Short(), "operations", len(ops), "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()))
-	if outcome == OutcomeSucceeded {
-		s.notify(notify.DeploySucceeded, head, "")
-	}
-	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: outcome, Operations: ops, Warnings: l.warnings})
+	s.log.Info("deployed", "commit", head.Short(), "operations", len(ops), "seconds", fmt.Sprintf("%.1f", time.Since(o.start).Seconds()))
 }
 
-// failed records a deploy the engine refused or could not be reached for:
+// failed settles a deploy the engine refused or could not be reached for:
 // the stack is retrying, with backoff.
-func (s *stack) failed(head gitsource.Commit, start time.Time, ops []string, err error) {
+func (s *stack) failed(o *outcome, ops []string, err error) {
 	if f := (*rollout.Failure)(nil); errors.As(err, &f) {
 		err = reconcile.Retrying("verification failed", err)
 	} else {
 		err = reconcile.Engine(err)
 	}
 	public := s.public(err)
-	st, n := s.state(), s.nextFailure()
-	next, _ := decide(st, event{kind: evFault, target: head.Hash, now: time.Now(), err: err, msg: public, failures: n})
+	st, n := s.view(o), s.nextFailure()
+	next, _ := decide(st, event{kind: evFault, target: o.head.Hash, now: time.Now(), err: err, msg: public, failures: n})
 	s.countFailure(n)
-	s.adopt(st, next)
-	s.log.Error("deploy failed", "commit", head.Short(), "reason", next.Retry, "error", public, "failures", n,
+	s.adopt(o, st, next)
+	s.log.Error("deploy failed", "commit", o.head.Short(), "reason", next.Retry, "error", public, "failures", n,
 		"retry_in", time.Until(next.RetryAt).Round(time.Second).String())
-	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: OutcomeFailed, Error: public, Operations: ops})
-	s.notify(notify.DeployFailed, head, public)
-}
-
-func (s *stack) record(d *store.Deploy) {
-	d.Stack = s.name
-	d.Error = s.red.String(d.Error)
-	d.Operations, d.Warnings = s.red.Strings(d.Operations), s.red.Strings(d.Warnings)
-	s.c.metrics.deploy(s.name, d.Outcome, d.End.Sub(d.Start))
-	if err := s.c.o.Store.AddDeploy(d); err != nil {
-		s.log.Error("record deploy", "error", err)
-	}
+	o.end, o.kind, o.retry, o.err, o.msg, o.ops, o.failures = endFailed, reconcile.Retry, next.Retry, err, public, ops, n
 }
 
 // checkDrift compares the live containers with the applied commit: one
 // container list call when nothing drifted.
-func (s *stack) checkDrift(ctx context.Context) {
-	st := s.state()
+func (s *stack) checkDrift(ctx context.Context, o *outcome) {
+	st := s.view(o)
 	if st.Applied == "" {
 		return
 	}
-	outcome := OutcomeDrift
+	purpose := OutcomeDrift
 	if s.loaded != nil && s.loaded.secrets != s.c.secrets {
 		s.log.Info("host secrets changed: loading the stack again")
-		s.loaded, outcome = nil, OutcomeSecrets
+		s.loaded, purpose = nil, OutcomeSecrets
 	}
 	if s.loaded == nil || s.loaded.commit != st.Applied {
 		l, err := s.load(ctx, st.Applied)
@@ -613,21 +593,21 @@ func (s *stack) checkDrift(ctx context.Context) {
 	}
 	if len(drift) == 0 {
 		if st.State == StateDrifted {
-			s.update(func(st *store.StackState) { st.State, st.Error = StateInSync, "" })
+			o.set(func(st *store.StackState) { st.State, st.Error = StateInSync, "" })
 		}
 		s.drift = ""
 		return
 	}
 	summary := strings.Join(drift, "; ")
-	if s.c.o.DriftWarn && outcome != OutcomeSecrets {
+	if s.c.o.DriftWarn && purpose != OutcomeSecrets {
 		if summary != s.drift {
 			s.log.Warn("drift found; --drift warn leaves it", "drift", summary)
 			s.drift = summary
 		}
-		s.update(func(st *store.StackState) { st.State, st.Error = StateDrifted, summary })
+		o.set(func(st *store.StackState) { st.State, st.Error = StateDrifted, summary })
 		return
 	}
-	if outcome == OutcomeSecrets {
+	if purpose == OutcomeSecrets {
 		s.log.Info("host secrets changed: rolling the services that use them", "changes", summary)
 	} else {
 		s.log.Warn("drift found; putting the applied commit back", "drift", summary)
@@ -636,18 +616,20 @@ func (s *stack) checkDrift(ctx context.Context) {
 	if err != nil {
 		head = gitsource.Commit{Hash: st.Applied}
 	}
-	s.apply(ctx, s.loaded, head, outcome)
+	o.head = head
+	s.apply(ctx, o, s.loaded, purpose)
 }
 
 // remove takes a stack that left the repo, or this host, off the engine.
 func (s *stack) remove(ctx context.Context, head gitsource.Commit) {
+	o := s.begin(head)
+	defer s.finish(o)
 	st := s.state()
 	ctx = context.WithoutCancel(ctx)
 	project := st.Project
 	if project == "" {
 		project = s.name
 	}
-	start := time.Now()
 	s.log.Info("stack left the repo or this host: removing it", "commit", head.Short(), "project", project, "prune_volumes", st.PruneVolumes)
 	r, err := compose.RemoveProject(ctx, s.c.o.Engine, project, st.PruneVolumes, s.log)
 	for _, k := range r.Kept {
@@ -655,26 +637,18 @@ func (s *stack) remove(ctx context.Context, head gitsource.Commit) {
 	}
 	if err != nil {
 		s.log.Error("remove stack", "error", err)
-		s.update(func(st *store.StackState) { st.State, st.Error = StateFailed, err.Error() })
+		o.err, o.kind = err, reconcile.Retry
+		o.set(func(st *store.StackState) { st.State, st.Error = StateFailed, err.Error() })
 		return
 	}
-	s.update(func(st *store.StackState) {
+	o.end, o.ops = endRemoved, r.Removed
+	o.set(func(st *store.StackState) {
 		st.State, st.Applied, st.Attempted, st.Head, st.Error = StateRemoved, "", head.Hash, head.Hash, ""
 	})
-	s.record(&store.Deploy{Commit: head.Hash, Author: head.Author, Message: firstLine(head.Message), Start: start, End: time.Now(), Outcome: OutcomeRemoved, Operations: r.Removed})
 	for _, dir := range []string{s.root, s.mountsDir(), s.renderDir()} {
 		if err := os.RemoveAll(dir); err != nil {
 			s.log.Warn("remove stack files", "dir", dir, "error", err)
 		}
 	}
 	s.exported, s.dir, s.loaded = "", "", nil
-}
-
-// notify sends an event about commit c, when the controller has sinks.
-func (s *stack) notify(kind notify.Kind, c gitsource.Commit, reason string) {
-	if s.c.o.Notify == nil {
-		return
-	}
-	s.c.o.Notify(notify.Event{Kind: kind, Host: s.c.o.Host, Stack: s.name, Commit: c.Hash, Author: c.Author,
-		Message: firstLine(c.Message), Reason: s.red.String(reason), Time: time.Now(), URL: s.c.o.StatusURL})
 }
