@@ -103,7 +103,7 @@ type Controller struct {
 	log     *slog.Logger
 	trigger chan struct{}
 	metrics *metrics
-	rec     recorder // where stacks write; the store when nil
+	rec     recorder         // where stacks write; the store when nil
 	trusted gitsource.Commit // the last head that passed verification
 	secrets string           // the host secrets' signature this cycle
 

@@ -31,7 +31,9 @@ func TestFaultRecordsRetryOrStall(t *testing.T) {
 	var waits []time.Duration
 	for range 3 {
 		before := time.Now()
-		s.settle(head, func(o *outcome) { s.fault(o, reconcile.Retrying("export failed", errors.New("stacks/shop is not a folder"))) })
+		s.settle(head, func(o *outcome) {
+			s.fault(o, reconcile.Retrying("export failed", errors.New("stacks/shop is not a folder")))
+		})
 		st := s.state()
 		if st.State != StateRetrying || st.Retry != "export failed" || st.Attempted != cB || st.Applied != cA {
 			t.Fatalf("after a fault: %+v", st)
