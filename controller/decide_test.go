@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/rollout"
@@ -146,5 +147,43 @@ func TestRetryNote(t *testing.T) {
 	}
 	if got := RetryNote(st, now.Add(time.Minute)); got != "engine unreachable, next try in 0s" {
 		t.Fatalf("overdue note %q", got)
+	}
+}
+
+// TestSummarize: what a reconcile's outcome tells beyond the status, at
+// most one history entry and one notification.
+func TestSummarize(t *testing.T) {
+	cases := []struct {
+		name    string
+		o       outcome
+		history string
+		note    notify.Kind
+		reason  string
+	}{
+		{"waiting: nothing", outcome{end: endQuiet}, "", "", ""},
+		{"in sync, no operation: nothing", outcome{end: endApplied, purpose: OutcomeSucceeded}, "", "", ""},
+		{"in sync after faults: recovered", outcome{end: endApplied, purpose: OutcomeDrift, failures: 3}, "", notify.Recovered, ""},
+		{"new commit deployed", outcome{end: endApplied, purpose: OutcomeSucceeded, ops: []string{"create web"}}, OutcomeSucceeded, notify.DeploySucceeded, ""},
+		{"deployed after faults: one event", outcome{end: endApplied, purpose: OutcomeSucceeded, ops: []string{"create web"}, failures: 2},
+			OutcomeSucceeded, notify.DeploySucceeded, "recovered after 2 failed tries"},
+		{"drift put back: recorded, quiet", outcome{end: endApplied, purpose: OutcomeDrift, ops: []string{"start web"}}, OutcomeDrift, "", ""},
+		{"secrets rolled: recorded, quiet", outcome{end: endApplied, purpose: OutcomeSecrets, ops: []string{"recreate web"}}, OutcomeSecrets, "", ""},
+		{"stalled", outcome{end: endStalled, msg: "bad file"}, OutcomeStalled, notify.Stalled, "bad file"},
+		{"first fault: announced", outcome{end: endRetrying, msg: "not a folder", retry: "export failed", failures: 1},
+			"", notify.DeployFailed, "retrying: export failed: not a folder"},
+		{"later faults: quiet", outcome{end: endRetrying, msg: "not a folder", retry: "export failed", failures: 2}, "", "", ""},
+		{"engine refused", outcome{end: endFailed, msg: "conflict"}, OutcomeFailed, notify.DeployFailed, "conflict"},
+		{"first deploy stopped", outcome{end: endFailed, msg: "unhealthy", reason: "unhealthy (first deploy: the stack was stopped)"},
+			OutcomeFailed, notify.DeployFailed, "unhealthy (first deploy: the stack was stopped)"},
+		{"rolled back", outcome{end: endRolledBack, msg: "unhealthy", back: cA}, OutcomeRolledBack, notify.RolledBack, "unhealthy"},
+		{"removed: recorded, quiet", outcome{end: endRemoved, ops: []string{"remove web"}}, OutcomeRemoved, "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			history, note, reason := summarize(c.o)
+			if history != c.history || note != c.note || reason != c.reason {
+				t.Fatalf("summarize = %q, %q, %q; want %q, %q, %q", history, note, reason, c.history, c.note, c.reason)
+			}
+		})
 	}
 }
