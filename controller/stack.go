@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/berth-gitops/berth/compose"
-	"github.com/berth-gitops/berth/compose/lint"
-	"github.com/berth-gitops/berth/controller/policy"
 	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/gitsource"
@@ -278,8 +275,9 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkPolicy(p); err != nil {
-		return nil, err
+	warnings, refused, lintErr := s.review(hash, p)
+	if refused != nil {
+		return nil, refused
 	}
 	if err := compose.CheckEngineSupport(p, s.c.o.APIVersion); err != nil {
 		return nil, reconcile.Stalling(err)
@@ -287,9 +285,8 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 	if err := rollout.Check(p); err != nil {
 		return nil, reconcile.Stalling(err)
 	}
-	warnings, err := s.lint(hash, p)
-	if err != nil {
-		return nil, err
+	if lintErr != nil {
+		return nil, lintErr
 	}
 	// Containers mount content-addressed copies, never the export itself.
 	if err := s.copyMounts(ctx, p, hash); err != nil {
@@ -300,41 +297,6 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 		return nil, reconcile.Stalling(err)
 	}
 	return &loaded{commit: hash, project: p, desired: d, settings: set, warnings: warnings, secrets: s.c.secrets}, nil
-}
-
-// policyFile is the repo's lint policy, at its root.
-const policyFile = ".berth/policy.yaml"
-
-// lint holds a commit to the production checklist: an error stalls the
-// stack like a file that does not load; warnings are kept with the deploy.
-func (s *stack) lint(hash string, p *types.Project) ([]string, error) {
-	pol := lint.Policy{}
-	data, err := s.c.o.Source.ReadFile(hash, policyFile)
-	switch {
-	case err == nil:
-		if pol, err = lint.ParsePolicyRules(data, policyFile, policy.Rules()); err != nil {
-			return nil, reconcile.Stalling(err)
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, reconcile.Retrying("Git read failed", fmt.Errorf("read %s: %w", policyFile, err))
-	}
-	src, err := lint.ReadSources(s.dir, s.c.o.Env, s.c.stackPath(s.name))
-	if err != nil {
-		return nil, err
-	}
-	var errs, warnings []string
-	for _, f := range lint.Active(s.c.o.Policy.Except(lint.Lint(p, src, pol))) {
-		switch f.Severity {
-		case lint.SeverityError:
-			errs = append(errs, f.String())
-		case lint.SeverityWarning:
-			warnings = append(warnings, f.String())
-		}
-	}
-	if len(errs) > 0 {
-		return nil, reconcile.Stalling(fmt.Errorf("lint: %d error(s) (the host's berth.yaml policy.exceptions can accept one, with a reason):\n%s", len(errs), strings.Join(errs, "\n")))
-	}
-	return warnings, nil
 }
 
 // fault answers a commit that did not load: an input error stalls the

@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -11,19 +13,60 @@ import (
 	"github.com/berth-gitops/berth/controller/reconcile"
 )
 
-// checkPolicy holds a loaded commit to the host policy before anything
-// else looks at it: a refusal stalls the stack with the rule, service and
-// field of each, and the live stack stays as it is.
-func (s *stack) checkPolicy(p *types.Project) error {
+// review holds a loaded commit to the host policy, the production
+// checklist and the repo's policy at once (see policy.Review). The
+// host's refusals come back as refused, to stall the stack before anything
+// else looks at the commit; the checklist's errors as lintErr, and its
+// warnings are kept with the deploy. Either error stalls the stack with
+// the rule, service and field of each finding; the live stack stays as it
+// is.
+func (s *stack) review(hash string, p *types.Project) (warnings []string, refused, lintErr error) {
+	repo, err := s.repoPolicy(hash)
+	if err != nil {
+		return nil, err, nil
+	}
 	src, err := lint.ReadSources(s.dir, s.c.o.Env, s.c.stackPath(s.name))
 	if err != nil {
-		return err
+		return nil, err, nil
 	}
-	fs := lint.Active(s.c.o.Policy.Except(s.c.o.Policy.Check(p, s.policyTarget(src))))
-	if len(fs) == 0 {
-		return nil
+	r := s.c.o.Policy.Review(p, repo, s.policyTarget(src))
+	if refusals := lint.Active(r.Host); len(refusals) > 0 {
+		return nil, reconcile.Stalling(refusal(refusals)), nil
 	}
-	return reconcile.Stalling(refusal(fs))
+	var errs []string
+	for _, f := range lint.Active(r.Lint) {
+		switch f.Severity {
+		case lint.SeverityError:
+			errs = append(errs, f.String())
+		case lint.SeverityWarning:
+			warnings = append(warnings, f.String())
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, reconcile.Stalling(fmt.Errorf("lint: %d error(s) (the host's berth.yaml policy.exceptions can accept one, with a reason):\n%s", len(errs), strings.Join(errs, "\n")))
+	}
+	return warnings, nil, nil
+}
+
+// policyFile is the repo's lint policy, at its root.
+const policyFile = ".berth/policy.yaml"
+
+// repoPolicy is the repo's lint policy at a commit: none when the file is
+// not there; one that does not parse stalls the stack, a failed Git read
+// is retried.
+func (s *stack) repoPolicy(hash string) (lint.Policy, error) {
+	data, err := s.c.o.Source.ReadFile(hash, policyFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return lint.Policy{}, nil
+	case err != nil:
+		return lint.Policy{}, reconcile.Retrying("Git read failed", fmt.Errorf("read %s: %w", policyFile, err))
+	}
+	pol, err := lint.ParsePolicyRules(data, policyFile, policy.Rules())
+	if err != nil {
+		return lint.Policy{}, reconcile.Stalling(err)
+	}
+	return pol, nil
 }
 
 // refusal leads with the first refusal's rule, service and field, so

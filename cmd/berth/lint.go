@@ -215,9 +215,8 @@ func (f *lintFlags) lintStack(ctx context.Context, dir, rel string, pol lint.Pol
 	if err != nil {
 		return fail(err)
 	}
-	fs := lint.Lint(p, src, pol)
-	fs = append(fs, host.settings.Check(p, policy.Target{Stack: name, Dirs: []string{dir}, Refused: host.refused, Sources: src})...)
-	res.findings = lint.Sort(host.settings.Except(fs))
+	t := policy.Target{Stack: name, Dirs: []string{dir}, Refused: host.refused, Sources: src}
+	res.findings = host.settings.Review(p, pol, t).All()
 	return res
 }
 
