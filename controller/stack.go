@@ -193,15 +193,7 @@ func (s *stack) deploy(ctx context.Context, o *outcome) {
 		s.checkDrift(ctx, o)
 		return
 	}
-	l, err := s.load(ctx, head.Hash)
-	if err != nil {
-		if ctx.Err() != nil {
-			return // stopping: the load was cut short, the files are not at fault
-		}
-		s.fault(o, err)
-		return
-	}
-	s.apply(ctx, o, l, OutcomeSucceeded)
+	s.apply(ctx, o, func(ctx context.Context) (*loaded, error) { return s.load(ctx, head.Hash) }, OutcomeSucceeded)
 }
 
 // unchanged reports whether no path of the stack's folder, nor the lint
@@ -242,17 +234,6 @@ func (s *stack) exportHash(hash string) error {
 // renderDir holds the stack's decrypted files that containers mount.
 func (s *stack) renderDir() string { return filepath.Join(s.c.o.RenderRoot, s.name) }
 
-// pruneRendered drops the decrypted files the live containers no longer
-// mount, once a deploy or rollback settled.
-func (s *stack) pruneRendered() {
-	if s.loaded == nil {
-		return
-	}
-	if err := compose.PruneRendered(s.renderDir(), s.loaded.project); err != nil {
-		s.log.Warn("prune decrypted files", "error", err)
-	}
-}
-
 func (s *stack) hasComposeFile() bool {
 	_, err := compose.ConfigFiles(s.dir, "")
 	return err == nil
@@ -278,12 +259,6 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 	warnings, refused, lintErr := s.review(hash, p)
 	if refused != nil {
 		return nil, refused
-	}
-	if err := compose.CheckEngineSupport(p, s.c.o.APIVersion); err != nil {
-		return nil, reconcile.Stalling(err)
-	}
-	if err := rollout.Check(p); err != nil {
-		return nil, reconcile.Stalling(err)
 	}
 	if lintErr != nil {
 		return nil, lintErr
@@ -355,51 +330,76 @@ func (s *stack) relative(msg string) string {
 	return strings.ReplaceAll(msg, s.dir, s.c.stackPath(s.name))
 }
 
-// apply plans a loaded commit and rolls it out behind the health gates,
-// for purpose (OutcomeSucceeded, OutcomeDrift or OutcomeSecrets). A failed
-// gate rolls the stack back to its last good commit.
-func (s *stack) apply(ctx context.Context, o *outcome, l *loaded, purpose string) {
+// apply makes the live stack equal to the commit load reads, for purpose
+// (OutcomeSucceeded, OutcomeDrift or OutcomeSecrets), through the deploy
+// sequence berth apply runs too. A commit that does not load, or asks
+// what this engine cannot do, is a fault on the way; a failed gate rolls
+// the stack back to its last good commit.
+func (s *stack) apply(ctx context.Context, o *outcome, load func(context.Context) (*loaded, error), purpose string) {
 	if ctx.Err() != nil {
 		return // stopping: start no rollout
 	}
-	// The rollout in flight finishes even when the controller is asked to
-	// stop: cutting it short could leave a service without containers.
-	ctx = context.WithoutCancel(ctx)
-	head := o.head
 	o.start, o.purpose = time.Now(), purpose
-	_, pl, err := compose.Diff(ctx, s.c.o.Engine, l.project)
-	if err != nil {
-		s.failed(o, nil, err)
-		return
-	}
-	for _, w := range pl.Warnings {
-		s.log.Warn(w)
-	}
-	if pl.InSync() {
-		s.succeeded(o, l, nil)
-		return
-	}
-	s.log.Info("deploying", "commit", head.Short(), "operations", len(pl.Ops), "author", head.Author, "message", firstLine(head.Message))
-	s.progress(o)
-	res, err := s.rollout(ctx, l, pl, head.Hash)
-	switch {
-	case err != nil:
-		s.failed(o, res.Operations, err)
-	case res.Failure != nil:
-		s.rollBack(ctx, o, l, res)
+	head := o.head
+	var l *loaded
+	dep, err := s.deployment(ctx, head.Hash, func(ctx context.Context) (*loaded, error) {
+		var err error
+		l, err = load(ctx)
+		return l, err
+	}, func(d rollout.Deployment) {
+		s.log.Info("deploying", "commit", head.Short(), "operations", len(d.Plan.Ops), "author", head.Author, "message", firstLine(head.Message))
+		s.progress(o)
+	})
+	switch rollout.StageOf(err) {
+	case rollout.StageLoad:
+		if ctx.Err() != nil {
+			return // stopping: the load was cut short, the files are not at fault
+		}
+		s.fault(o, err)
+	case rollout.StageEngine, rollout.StageCheck:
+		s.fault(o, reconcile.Stalling(err))
+	case "":
+		if dep.Failure != nil {
+			s.rollBack(context.WithoutCancel(ctx), o, l, dep.Result)
+		} else {
+			s.succeeded(o, l, dep.Operations)
+		}
 	default:
-		s.succeeded(o, l, res.Operations)
+		s.failed(o, dep.Operations, err)
 	}
 }
 
-// rollout runs one plan, publishing its steps for status.
-func (s *stack) rollout(ctx context.Context, l *loaded, pl compose.Plan, commit string) (rollout.Result, error) {
+// deployment runs the deploy sequence (rollout.Deploy) for a commit load
+// reads, publishing the rollout's steps for status. The load is cut short
+// when the controller is asked to stop; the rollout in flight finishes
+// even then, because cutting it short could leave a service without
+// containers.
+func (s *stack) deployment(ctx context.Context, commit string, load func(context.Context) (*loaded, error), starting func(rollout.Deployment)) (rollout.Deployment, error) {
 	defer s.setStep(nil)
-	return rollout.Run(ctx, s.c.o.Engine, l.project, l.desired, pl, rollout.Options{
-		Logger:    s.log,
-		Stability: s.c.o.Settle,
-		Labels:    map[string]string{compose.LabelBerthCommit: commit},
-		Progress:  func(st rollout.Step) { s.setStep(&st) },
+	return rollout.Deploy(context.WithoutCancel(ctx), rollout.Request{
+		Load: func(context.Context) (*types.Project, error) {
+			l, err := load(ctx)
+			if err == nil && ctx.Err() != nil {
+				err = ctx.Err() // stopping: start no rollout
+			}
+			if err != nil {
+				return nil, err
+			}
+			return l.project, nil
+		},
+		Connect: func(context.Context) (rollout.Engine, string, error) {
+			return s.c.o.Engine, s.c.o.APIVersion, nil
+		},
+		Options: func(*types.Project) rollout.Options {
+			return rollout.Options{
+				Logger:    s.log,
+				Stability: s.c.o.Settle,
+				Labels:    map[string]string{compose.LabelBerthCommit: commit},
+				Progress:  func(st rollout.Step) { s.setStep(&st) },
+			}
+		},
+		Starting:  starting,
+		RenderDir: s.renderDir(),
 	})
 }
 
@@ -440,7 +440,15 @@ func (s *stack) rollBack(ctx context.Context, o *outcome, bad *loaded, res rollo
 		return
 	}
 	s.log.Error("deploy failed verification: rolling back to the last good commit", "commit", head.Short(), "good", gitsource.Short(st.Good), "error", reason)
-	good, back, err := s.putBack(ctx, st.Good)
+	var good *loaded
+	back, err := s.deployment(ctx, st.Good, func(ctx context.Context) (*loaded, error) {
+		var err error
+		good, err = s.load(ctx, st.Good)
+		return good, err
+	}, nil)
+	if err == nil && back.Failure != nil {
+		err = back.Failure
+	}
 	o.ops = append(o.ops, back.Operations...)
 	if err != nil {
 		msg := fmt.Sprintf("%s; the rollback to %s failed too: %v", reason, gitsource.Short(st.Good), err)
@@ -452,30 +460,11 @@ func (s *stack) rollBack(ctx context.Context, o *outcome, bad *loaded, res rollo
 		return
 	}
 	s.loaded, s.drift = good, ""
-	s.pruneRendered()
 	s.log.Warn("rolled back", "commit", head.Short(), "to", gitsource.Short(st.Good), "seconds", fmt.Sprintf("%.1f", time.Since(o.start).Seconds()))
 	o.end, o.back = endRolledBack, st.Good
 	o.set(func(st *store.StackState) {
 		st.State, st.Applied, st.Failed, st.Attempted, st.Error = StateRolledBack, st.Good, head.Hash, head.Hash, reason
 	})
-}
-
-// putBack loads the good commit and rolls it out; a failed verification
-// is an error here too.
-func (s *stack) putBack(ctx context.Context, good string) (*loaded, rollout.Result, error) {
-	l, err := s.load(ctx, good)
-	if err != nil {
-		return nil, rollout.Result{}, err
-	}
-	_, pl, err := compose.Diff(ctx, s.c.o.Engine, l.project)
-	if err != nil {
-		return nil, rollout.Result{}, err
-	}
-	back, err := s.rollout(ctx, l, pl, good)
-	if err == nil && back.Failure != nil {
-		err = back.Failure
-	}
-	return l, back, err
 }
 
 // succeeded settles a commit whose state is live, after ops (none when
@@ -490,7 +479,6 @@ func (s *stack) succeeded(o *outcome, l *loaded, ops []string) {
 		s.log.Info("stack recovered", "commit", head.Short(), "failures", n)
 	}
 	s.loaded, s.drift = l, ""
-	s.pruneRendered()
 	o.end, o.ops, o.warnings, o.failures = endApplied, ops, l.warnings, n
 	o.set(func(st *store.StackState) {
 		st.State, st.Applied, st.Good, st.Error = StateInSync, head.Hash, head.Hash, ""
@@ -579,7 +567,8 @@ func (s *stack) checkDrift(ctx context.Context, o *outcome) {
 		head = gitsource.Commit{Hash: st.Applied}
 	}
 	o.head = head
-	s.apply(ctx, o, s.loaded, purpose)
+	l := s.loaded
+	s.apply(ctx, o, func(context.Context) (*loaded, error) { return l, nil }, purpose)
 }
 
 // remove takes a stack that left the repo, or this host, off the engine.

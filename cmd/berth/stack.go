@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -94,49 +95,55 @@ func (cn engineConn) close() {
 	}
 }
 
-// checkEngine takes the outcome of a connect and refuses a stack that uses
-// fields the engine's API version would silently ignore.
-func checkEngine(project string, reqs []compose.EngineRequirement, cn engineConn) (*client.Client, error) {
-	if cn.err != nil {
-		return nil, &exitError{code: 2, err: cn.err}
-	}
-	if err := compose.CheckEngineRequirements(reqs, cn.c.ClientVersion()); err != nil {
-		cn.close()
-		return nil, &exitError{code: 2, err: fmt.Errorf("stack %s on this engine: %w", project, err)}
-	}
-	return cn.c, nil
-}
-
-// stackDiff is a loaded stack, the engine it runs on and the plan between.
-type stackDiff struct {
-	project *types.Project
-	engine  *client.Client
-	desired *compose.Desired
-	plan    compose.Plan
-}
-
-// diff loads the stack folder, checks that the engine supports its fields,
-// observes the live project and plans: the one path of plan and apply, so
-// that what plan shows is what apply does. Every failure here is exit 2:
-// nothing was attempted. The caller closes the engine.
-func (f *stackFlags) diff(cmd *cobra.Command, dir string) (*stackDiff, error) {
+// deploy runs the deploy sequence (rollout.Deploy) on the stack folder,
+// as berth run does for a commit: the files load while the engine is
+// pinged. A failure before the rollout is exit 2, nothing was attempted;
+// one of the rollout is exit 1. The engine is closed on return.
+func (f *stackFlags) deploy(cmd *cobra.Command, dir string, r rollout.Request) (rollout.Deployment, error) {
 	connected := connect(cmd)
-	p, err := f.load(cmd, dir)
-	cn := <-connected
+	o, cleanup, err := f.options(dir)
 	if err != nil {
-		cn.close()
-		return nil, err
+		(<-connected).close()
+		return rollout.Deployment{}, err
 	}
-	c, err := checkEngine(p.Name, compose.EngineRequirements(p), cn)
-	if err != nil {
-		return nil, err
+	defer cleanup()
+	var project string
+	r.Load = func(ctx context.Context) (*types.Project, error) {
+		p, err := compose.Load(ctx, o)
+		if err != nil {
+			return nil, &exitError{code: 2, err: err}
+		}
+		project = p.Name
+		return p, nil
 	}
-	d, pl, err := compose.Diff(cmd.Context(), c, p)
-	if err != nil {
-		_ = c.Close()
-		return nil, &exitError{code: 2, err: err}
+	var cn engineConn
+	defer func() { cn.close() }()
+	r.Connect = func(context.Context) (rollout.Engine, string, error) {
+		cn = <-connected
+		if cn.err != nil {
+			return nil, "", cn.err
+		}
+		return cn.c, cn.c.ClientVersion(), nil
 	}
-	return &stackDiff{project: p, engine: c, desired: d, plan: pl}, nil
+	if f.persistent {
+		r.RenderDir = o.RenderDir
+	}
+	dep, err := rollout.Deploy(cmd.Context(), r)
+	if cn == (engineConn{}) {
+		(<-connected).close() // the load failed: the engine was never asked for
+	}
+	switch stage := rollout.StageOf(err); {
+	case err == nil:
+		return dep, nil
+	case stage == rollout.StageRollOut:
+		return dep, &exitError{code: 1, err: errors.New(f.red.String(err.Error()))}
+	case stage == rollout.StageEngine:
+		err = fmt.Errorf("stack %s on this engine: %w", project, err)
+	}
+	if e := (*exitError)(nil); errors.As(err, &e) {
+		return dep, e
+	}
+	return dep, &exitError{code: 2, err: err}
 }
 
 func newConfigCmd(g *globals) *cobra.Command {
@@ -193,12 +200,11 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Short: "Show what apply would change; exit 0 in sync, 1 changes pending, 2 error",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := f.diff(cmd, args[0])
+			dep, err := f.deploy(cmd, args[0], rollout.Request{PlanOnly: true})
 			if err != nil {
 				return err
 			}
-			_ = st.engine.Close()
-			pl := st.plan
+			pl := dep.Plan
 			if asJSON {
 				out, err := pl.JSON()
 				if err != nil {
@@ -236,48 +242,38 @@ back and apply exits 1.`,
 				return &exitError{code: 2, err: fmt.Errorf("--settle: %s is negative", settle)}
 			}
 			f.persistent = true
-			st, err := f.diff(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			defer st.engine.Close()
-			p, pl := st.project, st.plan
-			if err := rollout.Check(p); err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			for _, w := range pl.Warnings {
-				g.logger.Warn(w, "stack", p.Name)
-			}
-			if pl.InSync() {
-				fmt.Fprintf(g.stdout, "project %s is in sync\n", p.Name)
-				return nil
-			}
 			stability := settle
 			if stability == 0 {
 				stability = -1 // only check that it runs
 			}
-			start := time.Now()
-			log := f.red.Logger(g.logger).With("stack", p.Name)
-			res, err := rollout.Run(cmd.Context(), st.engine, p, st.desired, pl, rollout.Options{
-				Logger:     log,
-				Stability:  stability,
-				RestoreAll: true,
-				Progress: func(s rollout.Step) {
-					if s.Waited == 0 {
-						fmt.Fprintf(g.stdout, "%s\n", s.Message)
+			var start time.Time
+			dep, err := f.deploy(cmd, args[0], rollout.Request{
+				Options: func(p *types.Project) rollout.Options {
+					return rollout.Options{
+						Logger:     f.red.Logger(g.logger).With("stack", p.Name),
+						Stability:  stability,
+						RestoreAll: true,
+						Progress: func(s rollout.Step) {
+							if s.Waited == 0 {
+								fmt.Fprintf(g.stdout, "%s\n", s.Message)
+							}
+						},
 					}
 				},
+				Starting: func(rollout.Deployment) { start = time.Now() },
 			})
 			if err != nil {
-				return &exitError{code: 1, err: errors.New(f.red.String(err.Error()))}
+				return err
 			}
-			if fail := res.Failure; fail != nil {
+			p, pl := dep.Project, dep.Plan
+			if pl.InSync() {
+				fmt.Fprintf(g.stdout, "project %s is in sync\n", p.Name)
+				return nil
+			}
+			if fail := dep.Failure; fail != nil {
 				return &exitError{code: 1, err: fmt.Errorf("%s\nthe containers it replaced were put back", f.red.String(fail.Error()))}
 			}
 			fmt.Fprintf(g.stdout, "project %s applied: %d operation(s) in %.1fs\n", p.Name, len(pl.Ops), time.Since(start).Seconds())
-			if err := compose.PruneRendered(f.renderDir, p); err != nil {
-				log.Warn("prune decrypted files no container mounts", "error", err)
-			}
 			return nil
 		},
 	}
