@@ -98,6 +98,9 @@ func (s *stack) finish(o *outcome) {
 		s.collectExports() // after the write: it keeps what the state names
 	}
 	history, note, reason := summarize(*o)
+	if o.err != nil {
+		s.log.Debug("reconciled", "commit", o.head.Short(), "handled_as", o.kind.String(), "error", s.public(o.err))
+	}
 	if history != "" {
 		s.record(&store.Deploy{Commit: o.head.Hash, Author: o.head.Author, Message: firstLine(o.head.Message),
 			Start: o.start, End: time.Now(), Outcome: history, Error: o.msg, Operations: o.ops, Warnings: o.warnings})
