@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -100,6 +101,8 @@ func (m *metrics) write(w io.Writer, stacks []StackStatus) {
 	fmt.Fprintf(w, "berth_last_fetch_success_timestamp_seconds %g\n", last)
 	help("berth_cycle_seconds", "gauge", "How long the last cycle (fetch and reconcile of every stack) took.")
 	fmt.Fprintf(w, "berth_cycle_seconds %g\n", m.cycleSeconds)
+	help("go_goroutines", "gauge", "Number of goroutines that currently exist.")
+	fmt.Fprintf(w, "go_goroutines %d\n", runtime.NumGoroutine())
 }
 
 // quote is a label value in the text format's quoting.
