@@ -15,7 +15,11 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/apply"
+	"github.com/berth-gitops/berth/compose/convert"
 	"github.com/berth-gitops/berth/compose/lint"
+	"github.com/berth-gitops/berth/compose/load"
+	"github.com/berth-gitops/berth/compose/observe"
 	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/policy"
 	"github.com/berth-gitops/berth/controller/reconcile"
@@ -251,13 +255,13 @@ func (s *stack) pruneRendered() {
 	if s.loaded == nil {
 		return
 	}
-	if err := compose.PruneRendered(s.renderDir(), s.loaded.project); err != nil {
+	if err := load.PruneRendered(s.renderDir(), s.loaded.project); err != nil {
 		s.log.Warn("prune decrypted files", "error", err)
 	}
 }
 
 func (s *stack) hasComposeFile() bool {
-	_, err := compose.ConfigFiles(s.dir, "")
+	_, err := load.ConfigFiles(s.dir, "")
 	return err == nil
 }
 
@@ -268,11 +272,11 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 	if err := s.exportHash(hash); err != nil {
 		return nil, exportFault(err)
 	}
-	set, err := compose.ReadSettings(s.dir, s.c.o.Env)
+	set, err := load.ReadSettings(s.dir, s.c.o.Env)
 	if err != nil {
 		return nil, reconcile.Stalling(err)
 	}
-	p, err := compose.Load(ctx, compose.LoadOptions{Dir: s.dir, Env: s.c.o.Env,
+	p, err := load.Load(ctx, load.LoadOptions{Dir: s.dir, Env: s.c.o.Env,
 		SecretsDir: s.c.o.SecretsDir, AgeKeyFile: s.c.o.AgeKeyFile, RenderDir: s.renderDir(), HostPaths: s.hostPaths(),
 		Redactor: s.red, Stack: s.name, SharedSecrets: s.c.o.SharedSecrets})
 	if err != nil {
@@ -281,7 +285,7 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 	if err := s.checkPolicy(p); err != nil {
 		return nil, err
 	}
-	if err := compose.CheckEngineSupport(p, s.c.o.APIVersion); err != nil {
+	if err := convert.CheckEngineSupport(p, s.c.o.APIVersion); err != nil {
 		return nil, reconcile.Stalling(err)
 	}
 	if err := rollout.Check(p); err != nil {
@@ -406,7 +410,7 @@ func (s *stack) apply(ctx context.Context, l *loaded, head gitsource.Commit, out
 	// stop: cutting it short could leave a service without containers.
 	ctx = context.WithoutCancel(ctx)
 	start := time.Now()
-	_, pl, err := compose.Diff(ctx, s.c.o.Engine, l.project)
+	_, pl, err := apply.Diff(ctx, s.c.o.Engine, l.project)
 	if err != nil {
 		s.failed(head, start, nil, err)
 		return
@@ -494,7 +498,7 @@ func (s *stack) rollBack(ctx context.Context, bad *loaded, head gitsource.Commit
 	var back rollout.Result
 	if err == nil {
 		var pl compose.Plan
-		if _, pl, err = compose.Diff(ctx, s.c.o.Engine, good.project); err == nil {
+		if _, pl, err = apply.Diff(ctx, s.c.o.Engine, good.project); err == nil {
 			back, err = s.rollout(ctx, good, pl, st.Good)
 			if err == nil && back.Failure != nil {
 				err = back.Failure
@@ -604,7 +608,7 @@ func (s *stack) checkDrift(ctx context.Context) {
 		}
 		s.loaded = l
 	}
-	drift, err := compose.Drift(ctx, s.c.o.Engine, s.loaded.desired)
+	drift, err := observe.Drift(ctx, s.c.o.Engine, s.loaded.desired)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("observe stack", "error", err)
@@ -649,7 +653,7 @@ func (s *stack) remove(ctx context.Context, head gitsource.Commit) {
 	}
 	start := time.Now()
 	s.log.Info("stack left the repo or this host: removing it", "commit", head.Short(), "project", project, "prune_volumes", st.PruneVolumes)
-	r, err := compose.RemoveProject(ctx, s.c.o.Engine, project, st.PruneVolumes, s.log)
+	r, err := apply.RemoveProject(ctx, s.c.o.Engine, project, st.PruneVolumes, s.log)
 	for _, k := range r.Kept {
 		s.log.Info("kept", "what", k)
 	}

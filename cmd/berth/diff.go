@@ -12,7 +12,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/compare"
+	"github.com/berth-gitops/berth/compose/load"
 	"github.com/berth-gitops/berth/gitsource"
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -49,7 +50,7 @@ type diffReport struct {
 
 // stackReport is one stack's difference, or why there is none to show.
 type stackReport struct {
-	compose.StackDiff
+	compare.StackDiff
 	// Error is a stack that does not load at head: deploying head would
 	// stall on it.
 	Error string `json:"error,omitempty"`
@@ -152,7 +153,7 @@ func (c *comparer) compareAll(ctx context.Context) ([]stackReport, error) {
 	defer os.RemoveAll(tmp)
 	var out []stackReport
 	for _, name := range union(atBase, atHead) {
-		r := stackReport{StackDiff: compose.StackDiff{Stack: name, Status: compose.StackUnchanged}}
+		r := stackReport{StackDiff: compare.StackDiff{Stack: name, Status: compare.StackUnchanged}}
 		if touched[name] || atBase[name] != atHead[name] {
 			r = c.compare(ctx, name, filepath.Join(tmp, name), atBase[name], atHead[name])
 		}
@@ -227,17 +228,17 @@ func (c *comparer) compare(ctx context.Context, name, dir string, atBase, atHead
 	if atHead {
 		var err error
 		if head, err = c.load(ctx, c.head, name, dir); err != nil {
-			return stackReport{StackDiff: compose.StackDiff{Stack: name, Status: compose.StackChanged}, Error: err.Error()}
+			return stackReport{StackDiff: compare.StackDiff{Stack: name, Status: compare.StackChanged}, Error: err.Error()}
 		}
 	}
 	if baseErr != nil {
-		d := compose.StackDiff{Stack: name, Status: compose.StackRemoved}
+		d := compare.StackDiff{Stack: name, Status: compare.StackRemoved}
 		if head != nil {
-			d.Project, d.Status, d.ServiceCount = head.Name, compose.StackChanged, len(head.Services)
+			d.Project, d.Status, d.ServiceCount = head.Name, compare.StackChanged, len(head.Services)
 		}
 		return stackReport{StackDiff: d, BaseError: baseErr.Error()}
 	}
-	d := compose.CompareProjects(base, head)
+	d := compare.CompareProjects(base, head)
 	d.Stack = name
 	return stackReport{StackDiff: d}
 }
@@ -249,7 +250,7 @@ func (c *comparer) load(ctx context.Context, hash, name, dir string) (*types.Pro
 	if err := c.src.Export(hash, src, dir); err != nil {
 		return nil, fmt.Errorf("export %s at %s: %w", src, gitsource.Short(hash), err)
 	}
-	p, err := compose.Load(ctx, compose.LoadOptions{Dir: dir, Env: c.env, Placeholders: true})
+	p, err := load.Load(ctx, load.LoadOptions{Dir: dir, Env: c.env, Placeholders: true})
 	if err != nil {
 		// Name the folder in the repository, not the temporary copy.
 		msg := strings.ReplaceAll(err.Error(), dir, src)

@@ -7,6 +7,10 @@ import (
 	"time"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/apply"
+	"github.com/berth-gitops/berth/compose/convert"
+	"github.com/berth-gitops/berth/compose/load"
+	"github.com/berth-gitops/berth/compose/observe"
 	"github.com/berth-gitops/berth/rollout"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/moby/client"
@@ -47,7 +51,7 @@ func (f *stackFlags) load(cmd *cobra.Command, dir string) (*types.Project, error
 		return nil, err
 	}
 	defer cleanup()
-	p, err := compose.Load(cmd.Context(), o)
+	p, err := load.Load(cmd.Context(), o)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}
@@ -56,8 +60,8 @@ func (f *stackFlags) load(cmd *cobra.Command, dir string) (*types.Project, error
 
 // options are the load options the flags ask for; cleanup removes what
 // rendering secrets left behind, unless it must persist.
-func (f *stackFlags) options(dir string) (compose.LoadOptions, func(), error) {
-	o := compose.LoadOptions{
+func (f *stackFlags) options(dir string) (load.LoadOptions, func(), error) {
+	o := load.LoadOptions{
 		Dir: dir, ProjectName: f.project, Env: f.env, EnvFiles: f.envFiles, Profiles: f.profiles, OSEnv: true,
 	}
 	if f.red == nil {
@@ -76,7 +80,7 @@ func (f *stackFlags) options(dir string) (compose.LoadOptions, func(), error) {
 func connect(cmd *cobra.Command) <-chan engineConn {
 	connected := make(chan engineConn, 1)
 	go func() {
-		c, err := compose.Connect(cmd.Context())
+		c, err := observe.Connect(cmd.Context())
 		connected <- engineConn{c, err}
 	}()
 	return connected
@@ -96,11 +100,11 @@ func (cn engineConn) close() {
 
 // checkEngine takes the outcome of a connect and refuses a stack that uses
 // fields the engine's API version would silently ignore.
-func checkEngine(project string, reqs []compose.EngineRequirement, cn engineConn) (*client.Client, error) {
+func checkEngine(project string, reqs []convert.EngineRequirement, cn engineConn) (*client.Client, error) {
 	if cn.err != nil {
 		return nil, &exitError{code: 2, err: cn.err}
 	}
-	if err := compose.CheckEngineRequirements(reqs, cn.c.ClientVersion()); err != nil {
+	if err := convert.CheckEngineRequirements(reqs, cn.c.ClientVersion()); err != nil {
 		cn.close()
 		return nil, &exitError{code: 2, err: fmt.Errorf("stack %s on this engine: %w", project, err)}
 	}
@@ -127,11 +131,11 @@ func (f *stackFlags) diff(cmd *cobra.Command, dir string) (*stackDiff, error) {
 		cn.close()
 		return nil, err
 	}
-	c, err := checkEngine(p.Name, compose.EngineRequirements(p), cn)
+	c, err := checkEngine(p.Name, convert.EngineRequirements(p), cn)
 	if err != nil {
 		return nil, err
 	}
-	d, pl, err := compose.Diff(cmd.Context(), c, p)
+	d, pl, err := apply.Diff(cmd.Context(), c, p)
 	if err != nil {
 		_ = c.Close()
 		return nil, &exitError{code: 2, err: err}
@@ -275,7 +279,7 @@ back and apply exits 1.`,
 				return &exitError{code: 1, err: fmt.Errorf("%s\nthe containers it replaced were put back", f.red.String(fail.Error()))}
 			}
 			fmt.Fprintf(g.stdout, "project %s applied: %d operation(s) in %.1fs\n", p.Name, len(pl.Ops), time.Since(start).Seconds())
-			if err := compose.PruneRendered(f.renderDir, p); err != nil {
+			if err := load.PruneRendered(f.renderDir, p); err != nil {
 				log.Warn("prune decrypted files no container mounts", "error", err)
 			}
 			return nil
