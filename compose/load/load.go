@@ -1,8 +1,8 @@
-// Package compose turns a stack folder into the desired state of a Compose
-// project, observes the live project from the Docker engine, plans the
-// difference as a list of operations and applies them. It stays compatible
-// with docker compose: the same labels, the same config hashes, the same
-// container names.
+// Package load reads a stack folder into a Compose project with compose-go:
+// it keeps every file reference inside the folder (or a host grant),
+// renders env templates and host secrets, decrypts sops files, and refuses
+// fields berth cannot convert. Its errors name files, services and fields,
+// never values.
 package load
 
 import (
