@@ -123,7 +123,7 @@ func TestTrustValues(t *testing.T) {
 
 	secretsDir := t.TempDir()
 	writeFile0600(t, filepath.Join(secretsDir, app.project, "api_token"), canarySecret+"\n")
-	fixtures := filepath.Join("..", "compose", "testdata", "sops")
+	fixtures := filepath.Join("..", "compose", "sops", "testdata", "sops")
 	sopsEnv, err := os.ReadFile(filepath.Join(fixtures, "app.sops.env"))
 	if err != nil {
 		t.Fatal(err)

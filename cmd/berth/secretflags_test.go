@@ -89,7 +89,7 @@ func canaryStack(t *testing.T) (dir, secrets, key string) {
 	t.Helper()
 	root := t.TempDir()
 	dir, secrets = filepath.Join(root, "shop"), filepath.Join(root, "secrets")
-	fixtures := filepath.Join("..", "..", "compose", "testdata", "sops")
+	fixtures := filepath.Join("..", "..", "compose", "sops", "testdata", "sops")
 	files := map[string]string{
 		"compose.yaml": `services:
   web:
