@@ -98,6 +98,8 @@ func NewDesired(p *types.Project) (*Desired, error) {
 	return d, nil
 }
 
+// NewDesiredService is one service of the desired state: its hashes,
+// replicas, networks and volumes, as BuildPlan compares them.
 func NewDesiredService(p *types.Project, s types.ServiceConfig) (DesiredService, error) {
 	hash, err := ServiceHash(s)
 	if err != nil {
@@ -146,7 +148,7 @@ func NewDesiredService(p *types.Project, s types.ServiceConfig) (DesiredService,
 	return ds, nil
 }
 
-// replicas is the number of containers a service wants: scale, then
+// Replicas is the number of containers a service wants: scale, then
 // deploy.replicas, then 1.
 func Replicas(s types.ServiceConfig) int {
 	if s.Scale != nil {

@@ -14,17 +14,17 @@ type Digest struct{ h hash.Hash }
 
 func NewDigest() Digest { return Digest{sha256.New()} }
 
-func (d Digest) Count(n int) { d.h.Write(binary.AppendUvarint(nil, uint64(n))) }
+func (d Digest) count(n int) { d.h.Write(binary.AppendUvarint(nil, uint64(n))) }
 
-func (d Digest) Field(s string) {
-	d.Count(len(s))
+func (d Digest) field(s string) {
+	d.count(len(s))
 	io.WriteString(d.h, s)
 }
 
 func (d Digest) List(ss []string) {
-	d.Count(len(ss))
+	d.count(len(ss))
 	for _, s := range ss {
-		d.Field(s)
+		d.field(s)
 	}
 }
 

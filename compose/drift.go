@@ -6,6 +6,8 @@ import (
 	"strings"
 )
 
+// DriftOf is the drift between the desired state and the live containers:
+// one line per missing, extra, stopped or changed container, sorted.
 func DriftOf(d *Desired, live *Live) []string {
 	var drift []string
 	wanted := map[string]DesiredService{}

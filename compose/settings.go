@@ -138,6 +138,8 @@ func ReadStackSettings(p *types.Project) (Settings, error) {
 	return set, d.err()
 }
 
+// ReadSettingsFile adds the top-level x-berth of one compose file, as it is
+// before interpolation, to s.
 func ReadSettingsFile(file string, s *Settings) error {
 	data, err := os.ReadFile(file)
 	if err != nil {

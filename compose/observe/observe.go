@@ -44,7 +44,7 @@ func Observe(ctx context.Context, e Observer, d *compose.Desired) (*compose.Live
 		wg.Go(func() {
 			inspecting <- struct{}{}
 			defer func() { <-inspecting }()
-			ids[i], errs[3+i] = ImageID(ctx, e, ref)
+			ids[i], errs[3+i] = imageID(ctx, e, ref)
 		})
 	}
 	wg.Wait()
@@ -72,8 +72,8 @@ func imageRefs(d *compose.Desired) []string {
 	return refs
 }
 
-// ImageID is the local ID of an image, or "" when the engine has none.
-func ImageID(ctx context.Context, e Observer, ref string) (string, error) {
+// imageID is the local ID of an image, or "" when the engine has none.
+func imageID(ctx context.Context, e Observer, ref string) (string, error) {
 	img, err := e.ImageInspect(ctx, ref)
 	switch {
 	case cerrdefs.IsNotFound(err):

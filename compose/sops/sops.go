@@ -50,6 +50,7 @@ import (
 // Store is how sops keeps a file.
 type Store int
 
+// The stores, as the sops CLI names them.
 const (
 	Binary Store = iota
 	Dotenv
