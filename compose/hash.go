@@ -59,7 +59,7 @@ func hashedForm(s types.ServiceConfig) types.ServiceConfig {
 // NetworkHash is the config hash compose puts on a network it creates: a
 // network whose definition no longer matches it has diverged.
 func NetworkHash(n types.NetworkConfig) (string, error) {
-	return ConfigHash(n)
+	return configHash(n)
 }
 
 // VolumeHash is the config hash compose puts on a volume it creates; an
@@ -68,12 +68,12 @@ func VolumeHash(v types.VolumeConfig) (string, error) {
 	if v.Driver == "" {
 		v.Driver = "local"
 	}
-	return ConfigHash(v)
+	return configHash(v)
 }
 
-// ConfigHash is compose's hash of a network or volume definition: the
+// configHash is compose's hash of a network or volume definition: the
 // SHA-256 of its JSON form.
-func ConfigHash(v any) (string, error) {
+func configHash(v any) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "", err

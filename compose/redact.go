@@ -98,7 +98,9 @@ func (r *Redactor) String(s string) string {
 	return s
 }
 
-// Values is the values known now, longest first.
+// Values is the values known now, longest first, for code that redacts
+// text another way (a load error keeps file names that hold a value). It
+// hands out secrets: never show or log what it returns.
 func (r *Redactor) Values() []string {
 	if r == nil {
 		return nil
