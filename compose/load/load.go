@@ -275,8 +275,3 @@ func envFiles(dir string, o LoadOptions) ([]string, error) {
 	}
 	return files, nil
 }
-
-func isFile(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.Mode().IsRegular()
-}
