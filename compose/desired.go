@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -72,7 +73,7 @@ func NewDesired(p *types.Project) (*Desired, error) {
 		return nil, err
 	}
 	for _, name := range order {
-		ds, err := desiredService(p, p.Services[name])
+		ds, err := NewDesiredService(p, p.Services[name])
 		if err != nil {
 			return nil, fmt.Errorf("service %q: %w", name, err)
 		}
@@ -97,33 +98,35 @@ func NewDesired(p *types.Project) (*Desired, error) {
 	return d, nil
 }
 
-func desiredService(p *types.Project, s types.ServiceConfig) (DesiredService, error) {
+// NewDesiredService is one service of the desired state: its hashes,
+// replicas, networks and volumes, as BuildPlan compares them.
+func NewDesiredService(p *types.Project, s types.ServiceConfig) (DesiredService, error) {
 	hash, err := ServiceHash(s)
 	if err != nil {
 		return DesiredService{}, err
 	}
-	fields, err := fieldHashes(s)
+	fields, err := FieldHashes(s)
 	if err != nil {
 		return DesiredService{}, err
 	}
 	ds := DesiredService{
 		Name:          s.Name,
 		Image:         s.Image,
-		Replicas:      replicas(s),
+		Replicas:      Replicas(s),
 		Hash:          hash,
 		Fields:        fields,
 		ContainerName: s.ContainerName,
 		DependsOn:     sortedKeys(s.DependsOn),
 		PullPolicy:    s.PullPolicy,
 	}
-	switch restartPolicy(s).Name {
+	switch RestartPolicy(s).Name {
 	case "", container.RestartPolicyDisabled, container.RestartPolicyOnFailure:
 		ds.OneShot = true
 	}
 	if IsMigration(s) {
 		ds.OneShot = true
 	}
-	if ds.Refs = serviceRefs(s); len(ds.Refs) > 0 {
+	if ds.Refs = ServiceRefs(s); len(ds.Refs) > 0 {
 		cfg := s
 		ds.Config = &cfg
 	}
@@ -145,9 +148,9 @@ func desiredService(p *types.Project, s types.ServiceConfig) (DesiredService, er
 	return ds, nil
 }
 
-// replicas is the number of containers a service wants: scale, then
+// Replicas is the number of containers a service wants: scale, then
 // deploy.replicas, then 1.
-func replicas(s types.ServiceConfig) int {
+func Replicas(s types.ServiceConfig) int {
 	if s.Scale != nil {
 		return *s.Scale
 	}
@@ -157,11 +160,11 @@ func replicas(s types.ServiceConfig) int {
 	return 1
 }
 
-// fieldHashes returns an 8-hex-digit hash of each field that the config
+// FieldHashes returns an 8-hex-digit hash of each field that the config
 // hash covers, and of each stack file the service mounts from a copy (see
 // RepoMount). Equal maps mean equal services; differing keys name what
 // changed.
-func fieldHashes(s types.ServiceConfig) (map[string]string, error) {
+func FieldHashes(s types.ServiceConfig) (map[string]string, error) {
 	mounts := RepoMounts(s)
 	raw, err := json.Marshal(hashedForm(withoutCopies(s, mounts)))
 	if err != nil {
@@ -203,8 +206,8 @@ func DecodeFields(s string) map[string]string {
 	return out
 }
 
-// changedFields names the fields whose hashes differ, sorted.
-func changedFields(want, have map[string]string) []string {
+// ChangedFields names the fields whose hashes differ, sorted.
+func ChangedFields(want, have map[string]string) []string {
 	var out []string
 	for k, v := range want {
 		if have[k] != v {
@@ -229,7 +232,7 @@ func dependencyOrder(p *types.Project) ([]string, error) {
 		for d := range s.DependsOn {
 			deps[name] = append(deps[name], d)
 		}
-		deps[name] = append(deps[name], serviceRefs(s)...)
+		deps[name] = append(deps[name], ServiceRefs(s)...)
 	}
 	var order []string
 	state := map[string]int{} // 1 visiting, 2 done
@@ -271,4 +274,37 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// RestartPolicy reads restart, overridden by deploy.restart_policy as in
+// compose.
+func RestartPolicy(s types.ServiceConfig) container.RestartPolicy {
+	var rp container.RestartPolicy
+	if s.Restart != "" {
+		name, attempts, _ := strings.Cut(s.Restart, ":")
+		rp.Name = restartMode(name)
+		rp.MaximumRetryCount, _ = strconv.Atoi(attempts)
+	}
+	if s.Deploy != nil && s.Deploy.RestartPolicy != nil {
+		dp := s.Deploy.RestartPolicy
+		rp = container.RestartPolicy{Name: restartMode(dp.Condition)}
+		if dp.MaxAttempts != nil {
+			rp.MaximumRetryCount = int(*dp.MaxAttempts)
+		}
+	}
+	return rp
+}
+
+func restartMode(condition string) container.RestartPolicyMode {
+	switch condition {
+	case "no", "none":
+		return container.RestartPolicyDisabled
+	case "always", "any":
+		return container.RestartPolicyAlways
+	case "on-failure":
+		return container.RestartPolicyOnFailure
+	case "unless-stopped":
+		return container.RestartPolicyUnlessStopped
+	}
+	return container.RestartPolicyMode(condition)
 }

@@ -1,26 +1,14 @@
 package compose
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 )
 
-// Drift says how the live containers of a project differ from its desired
-// state, from a single container list call: a missing, extra, stopped or
-// changed container. No drift (nil) means the project needs no engine
-// writes. It is the controller's cheap check for an unchanged commit; it
-// does not look at images, networks or volumes, which BuildPlan does.
-func Drift(ctx context.Context, e Observer, d *Desired) ([]string, error) {
-	live := &Live{Project: d.Project}
-	if err := observeContainers(ctx, e, live); err != nil {
-		return nil, err
-	}
-	return driftOf(d, live), nil
-}
-
-func driftOf(d *Desired, live *Live) []string {
+// DriftOf is the drift between the desired state and the live containers:
+// one line per missing, extra, stopped or changed container, sorted.
+func DriftOf(d *Desired, live *Live) []string {
 	var drift []string
 	wanted := map[string]DesiredService{}
 	for _, s := range d.Services {

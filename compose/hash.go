@@ -70,3 +70,14 @@ func VolumeHash(v types.VolumeConfig) (string, error) {
 	}
 	return configHash(v)
 }
+
+// configHash is compose's hash of a network or volume definition: the
+// SHA-256 of its JSON form.
+func configHash(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}

@@ -1,4 +1,4 @@
-package compose
+package compose_test
 
 import (
 	"bufio"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/load"
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -64,7 +66,7 @@ func TestServiceHash(t *testing.T) {
 func TestServiceHashKeepsReplicas(t *testing.T) {
 	replicas := 3
 	s := types.ServiceConfig{Name: "web", Image: "berthhash/web:1.0", Deploy: &types.DeployConfig{Replicas: &replicas}}
-	if _, err := ServiceHash(s); err != nil {
+	if _, err := compose.ServiceHash(s); err != nil {
 		t.Fatal(err)
 	}
 	if s.Deploy.Replicas == nil || *s.Deploy.Replicas != 3 {
@@ -80,11 +82,11 @@ func checkHashCase(t *testing.T, name string) int {
 	dir := filepath.Join(hashCorpusRoot, name)
 	mirrorHashCase(t, src, dir)
 
-	o := LoadOptions{Dir: dir, ProjectName: "berthhash" + name[:2]}
+	o := load.LoadOptions{Dir: dir, ProjectName: "berthhash" + name[:2]}
 	if isFile(filepath.Join(src, "compose.production.yaml")) {
 		o.Env = "production"
 	}
-	p, err := Load(context.Background(), o)
+	p, err := load.Load(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func checkHashCase(t *testing.T, name string) int {
 	diffs := 0
 	for _, svc := range p.ServiceNames() {
 		s := p.Services[svc]
-		assertHash(t, "create", svc, withContainerRefs(s, ids), createHashes[svc])
+		assertHash(t, "create", svc, compose.WithContainerRefs(s, ids), createHashes[svc])
 		if configHashes[svc] != createHashes[svc] {
 			diffs++
 			continue
@@ -122,7 +124,7 @@ func checkHashCase(t *testing.T, name string) int {
 
 func assertHash(t *testing.T, cli, name string, s types.ServiceConfig, want string) {
 	t.Helper()
-	got, err := ServiceHash(s)
+	got, err := compose.ServiceHash(s)
 	if err != nil {
 		t.Fatalf("service %s: %v", name, err)
 	}
@@ -243,4 +245,9 @@ func copyFileAtomic(src, dst string) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), dst)
+}
+
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }

@@ -37,9 +37,9 @@ const (
 // ComposeVersion is the compose version berth's labels and hashes follow.
 const ComposeVersion = "2.40.3"
 
-// serviceLabels are the labels compose attaches to every container of a
+// ServiceLabels are the labels compose attaches to every container of a
 // service before hashing; they are not part of the config hash.
-func serviceLabels(p *types.Project, service string, envFiles []string) types.Labels {
+func ServiceLabels(p *types.Project, service string, envFiles []string) types.Labels {
 	l := types.Labels{
 		LabelProject:     p.Name,
 		LabelService:     service,

@@ -90,11 +90,7 @@ func (p Plan) String() string {
 }
 
 func (op Op) line() string {
-	target := op.Container
-	if target == "" {
-		target = op.Resource
-	}
-	return fmt.Sprintf("%-8s %s (%s)", op.Kind, target, op.Cause)
+	return fmt.Sprintf("%-8s %s (%s)", op.Kind, op.Target(), op.Cause)
 }
 
 // JSON renders the plan for machines.
@@ -111,4 +107,12 @@ func (op Op) Describe() string {
 		return fmt.Sprintf("%s: %s", op.Service, op.line())
 	}
 	return op.line()
+}
+
+// Target is the container the op is about, or else its resource.
+func (op Op) Target() string {
+	if op.Container != "" {
+		return op.Container
+	}
+	return op.Resource
 }

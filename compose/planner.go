@@ -234,7 +234,7 @@ func configCause(s DesiredService, c LiveContainer) string {
 		}
 		return "config changed"
 	}
-	changed := changedFields(s.Fields, DecodeFields(c.Fields))
+	changed := ChangedFields(s.Fields, DecodeFields(c.Fields))
 	var parts []string
 	for _, f := range changed {
 		if f == "image" && c.Image != "" {
@@ -269,7 +269,7 @@ func liveHash(s DesiredService, live *Live) string {
 	if len(s.Refs) == 0 || s.Config == nil {
 		return s.Hash
 	}
-	h, err := ServiceHash(withContainerRefs(*s.Config, live.firstContainers(s.Refs)))
+	h, err := ServiceHash(WithContainerRefs(*s.Config, live.firstContainers(s.Refs)))
 	if err != nil {
 		return s.Hash
 	}
@@ -290,3 +290,15 @@ func (l *Live) firstContainers(services []string) map[string]string {
 	}
 	return ids
 }
+
+// asideMarker is in the name of a container that berth renamed aside while
+// it replaces it; the planner removes such leftovers of an interrupted
+// rollout.
+const asideMarker = "_replaced_"
+
+// AsideName is the name a container takes while its replacement runs under
+// its own name.
+func AsideName(name, id string) string { return name + asideMarker + ShortID(id) }
+
+// IsAside says whether a container name is one AsideName made.
+func IsAside(name string) bool { return strings.Contains(name, asideMarker) }

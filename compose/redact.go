@@ -2,15 +2,10 @@ package compose
 
 import (
 	"encoding/json"
-	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/compose-spec/compose-go/v2/dotenv"
-	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // Redacted stands in for a value in any text berth shows.
@@ -103,8 +98,10 @@ func (r *Redactor) String(s string) string {
 	return s
 }
 
-// snapshot is the values known now, longest first.
-func (r *Redactor) snapshot() []string {
+// Values is the values known now, longest first, for code that redacts
+// text another way (a load error keeps file names that hold a value). It
+// hands out secrets: never show or log what it returns.
+func (r *Redactor) Values() []string {
 	if r == nil {
 		return nil
 	}
@@ -119,70 +116,4 @@ func (r *Redactor) Strings(ss []string) []string {
 		ss[i] = r.String(s)
 	}
 	return ss
-}
-
-// envFileKeysOf lists, by service, the variables its env files set.
-func envFileKeysOf(p *types.Project) map[string][]string {
-	out := map[string][]string{}
-	for name, s := range p.Services {
-		for _, ef := range s.EnvFiles {
-			out[name] = append(out[name], envFileKeys(ef.Path)...)
-		}
-	}
-	return out
-}
-
-// learnEnv teaches r the values env files put in the services'
-// environment: keys are envFileKeysOf, taken before they were merged.
-func (r *Redactor) learnEnv(p *types.Project, keys map[string][]string) {
-	for name, ks := range keys {
-		env := p.Services[name].Environment
-		for _, k := range ks {
-			if v := env[k]; v != nil {
-				r.Add(*v)
-			}
-		}
-	}
-}
-
-// learnInterpolation teaches r, when the process environment takes part in
-// interpolation, the values of the variables the compose files name.
-func (r *Redactor) learnInterpolation(files []string, osEnv bool) {
-	if !osEnv {
-		return
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, m := range interpolated.FindAllStringSubmatch(string(data), -1) {
-			if v, ok := os.LookupEnv(m[1]); ok {
-				r.Add(v)
-			}
-		}
-	}
-}
-
-// interpolated finds the variables a compose file interpolates: $NAME,
-// ${NAME}, ${NAME:-default}, ...
-var interpolated = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
-
-// envFileKeys lists the variables an env file sets; none when it does not
-// parse (the load reports that).
-func envFileKeys(path string) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	m, err := dotenv.ParseWithLookup(f, func(string) (string, bool) { return "", true })
-	if err != nil {
-		return nil
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return keys
 }

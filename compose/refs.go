@@ -7,11 +7,11 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// serviceRefs lists the services whose containers s points at through
+// ServiceRefs lists the services whose containers s points at through
 // network_mode, ipc, pid (service:X) or volumes_from. Their containers' IDs
 // end up in s's config hash, as they do in compose's, so s is recreated
 // whenever one of them is.
-func serviceRefs(s types.ServiceConfig) []string {
+func ServiceRefs(s types.ServiceConfig) []string {
 	seen := map[string]bool{}
 	for _, v := range []string{s.NetworkMode, s.Ipc, s.Pid} {
 		if dep, ok := strings.CutPrefix(v, types.ServicePrefix); ok {
@@ -32,11 +32,11 @@ func serviceRefs(s types.ServiceConfig) []string {
 	return refs
 }
 
-// withContainerRefs does to s what compose does just before it hashes a
+// WithContainerRefs does to s what compose does just before it hashes a
 // service at create: a reference to another service becomes the ID of that
 // service's first container. volumes_from loses its access mode on the way,
 // as it does in compose.
-func withContainerRefs(s types.ServiceConfig, ids map[string]string) types.ServiceConfig {
+func WithContainerRefs(s types.ServiceConfig, ids map[string]string) types.ServiceConfig {
 	ref := func(v string) string {
 		if dep, ok := strings.CutPrefix(v, types.ServicePrefix); ok && ids[dep] != "" {
 			return types.ContainerPrefix + ids[dep]

@@ -51,13 +51,13 @@ func SetRepoMounts(s *types.ServiceConfig, mounts []RepoMount) {
 	for i, m := range ms {
 		entries[i] = m.field() + "\x00" + m.Object
 	}
-	d := newDigest()
-	d.list(entries)
+	d := NewDigest()
+	d.List(entries)
 	s.Labels = maps.Clone(s.Labels)
 	if s.Labels == nil {
 		s.Labels = types.Labels{}
 	}
-	s.Labels[LabelBerthMounted] = d.sum()
+	s.Labels[LabelBerthMounted] = d.Sum()
 }
 
 // RepoMounts returns what SetRepoMounts recorded for a service.

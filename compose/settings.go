@@ -1,7 +1,6 @@
 package compose
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -139,40 +138,9 @@ func ReadStackSettings(p *types.Project) (Settings, error) {
 	return set, d.err()
 }
 
-// ReadSettings reads the top-level x-berth of a stack folder's compose
-// files for env, the overlay's keys winning. It reads the files as they
-// are, before interpolation, so a host can tell whether a stack is its own
-// without the stack's variables: it fills Hosts and PruneVolumes, and only
-// checks that the rest are keys berth knows (ReadStackSettings decodes
-// them on the loaded project).
-func ReadSettings(dir, env string) (Settings, error) {
-	files, err := ConfigFiles(dir, env)
-	if err != nil {
-		return Settings{}, err
-	}
-	// The files are checked as a load checks them, and their errors hide
-	// content the same way: this read comes first.
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return Settings{}, err
-	}
-	g, err := newFileGuard(abs, nil)
-	if err != nil {
-		return Settings{}, err
-	}
-	var s Settings
-	for _, f := range files {
-		if err := g.file("compose file", f, MaxStackFileSize); err != nil {
-			return Settings{}, err
-		}
-		if err := readSettings(f, &s); err != nil {
-			return Settings{}, errors.New(scrubText(err.Error(), abs))
-		}
-	}
-	return s, nil
-}
-
-func readSettings(file string, s *Settings) error {
+// ReadSettingsFile adds the top-level x-berth of one compose file, as it is
+// before interpolation, to s.
+func ReadSettingsFile(file string, s *Settings) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err

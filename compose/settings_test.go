@@ -1,11 +1,16 @@
-package compose
+package compose_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/load"
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 func TestReadServiceSettings(t *testing.T) {
@@ -25,23 +30,23 @@ services:
   plain:
     image: app:1
 `, nil)
-	web, err := ReadServiceSettings(p.Services["web"])
+	web, err := compose.ReadServiceSettings(p.Services["web"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if web.Update != StopFirst || web.Parallelism != 2 || web.HealthTimeout != 45*time.Second || *web.Stability != 2*time.Second || *web.Drain != 0 {
+	if web.Update != compose.StopFirst || web.Parallelism != 2 || web.HealthTimeout != 45*time.Second || *web.Stability != 2*time.Second || *web.Drain != 0 {
 		t.Errorf("web settings = %+v", web)
 	}
-	m, err := ReadServiceSettings(p.Services["migrate"])
-	if err != nil || m.Role != RoleMigrate || m.Parallelism != 1 {
+	m, err := compose.ReadServiceSettings(p.Services["migrate"])
+	if err != nil || m.Role != compose.RoleMigrate || m.Parallelism != 1 {
 		t.Errorf("migrate settings = %+v, %v", m, err)
 	}
-	plain, err := ReadServiceSettings(p.Services["plain"])
+	plain, err := compose.ReadServiceSettings(p.Services["plain"])
 	if err != nil || plain.Parallelism != 1 || plain.Stability != nil || plain.Drain != nil {
 		t.Errorf("defaults = %+v, %v", plain, err)
 	}
 	for name, want := range map[string]bool{"web": false, "migrate": true, "plain": false} {
-		if IsMigration(p.Services[name]) != want {
+		if compose.IsMigration(p.Services[name]) != want {
 			t.Errorf("IsMigration(%s) = %v", name, !want)
 		}
 	}
@@ -60,7 +65,7 @@ x-berth:
 services:
   web: {image: a}
 `, nil)
-	set, err := ReadStackSettings(p)
+	set, err := compose.ReadStackSettings(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,14 +77,14 @@ services:
 		t.Errorf("http probe = %+v %+v", h, h.HTTP)
 	}
 	e := set.Verify[1]
-	if e.Exec.Service != "web" || strings.Join(e.Exec.Command, " ") != "/app health" || e.Retries != defaultProbeRetries || e.Timeout != defaultProbeTimeout {
+	if e.Exec.Service != "web" || strings.Join(e.Exec.Command, " ") != "/app health" || e.Retries != compose.DefaultProbeRetries || e.Timeout != compose.DefaultProbeTimeout {
 		t.Errorf("exec probe = %+v %+v", e, e.Exec)
 	}
 	if got := strings.Join(set.Verify[2].Exec.Command, "|"); got != "/bin/sh|-c|test -f /ready" {
 		t.Errorf("shell form = %q", got)
 	}
 	// The host's reader, on the files as they are, knows the same keys.
-	if _, err := ReadSettings(p.WorkingDir, ""); err != nil {
+	if _, err := load.ReadSettings(p.WorkingDir, ""); err != nil {
 		t.Errorf("ReadSettings refuses the rollout's keys: %v", err)
 	}
 }
@@ -97,7 +102,7 @@ func TestReadSettingsBeforeInterpolation(t *testing.T) {
 		}
 	}
 	write("x-berth:\n  hosts: [web-1]\n  bake: ${BAKE}\n  verify: ${PROBES}\n")
-	if s, err := ReadSettings(dir, ""); err != nil || !s.RunsOn("web-1") || s.Bake != 0 || s.Verify != nil {
+	if s, err := load.ReadSettings(dir, ""); err != nil || !s.RunsOn("web-1") || s.Bake != 0 || s.Verify != nil {
 		t.Fatalf("settings = %+v, %v", s, err)
 	}
 	for body, want := range map[string]string{
@@ -109,9 +114,24 @@ func TestReadSettingsBeforeInterpolation(t *testing.T) {
 		"x-berth:\n  hosts: [\"web-[\"]\n":   "compose.yaml: x-berth.hosts: bad pattern",
 	} {
 		write(body)
-		_, err := ReadSettings(dir, "")
+		_, err := load.ReadSettings(dir, "")
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v\nwant an error containing %s", body, err, want)
 		}
 	}
+}
+
+// mustLoadSpecProject writes compose.yaml to a temporary stack folder and
+// loads it as project "demo".
+func mustLoadSpecProject(t *testing.T, body string, _ map[string]string) *types.Project {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := load.Load(context.Background(), load.LoadOptions{Dir: dir, ProjectName: "demo"})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return p
 }

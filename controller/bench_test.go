@@ -13,7 +13,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/observe"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/e2e/testenv"
 	"github.com/berth-gitops/berth/gitsource"
@@ -63,7 +63,7 @@ func benchPollInSync(b *testing.B, stacks, replicas int, extra string) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	engine, err := compose.Connect(ctx)
+	engine, err := observe.Connect(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,7 +20,8 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/apply"
+	"github.com/berth-gitops/berth/compose/load"
 	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/policy"
 	"github.com/berth-gitops/berth/controller/store"
@@ -47,7 +48,7 @@ var _ Source = (*gitsource.Repo)(nil)
 // Engine is the Docker API the controller drives.
 type Engine interface {
 	rollout.Engine
-	compose.Remover
+	apply.Remover
 }
 
 // Options configure a controller.
@@ -379,7 +380,7 @@ func (c *Controller) discover(head gitsource.Commit) (map[string]bool, error) {
 		if !s.hasComposeFile() {
 			continue
 		}
-		set, err := compose.ReadSettings(s.dir, c.o.Env)
+		set, err := load.ReadSettings(s.dir, c.o.Env)
 		wanted[name] = err != nil || set.RunsOn(c.o.Host)
 		if err == nil && !wanted[name] && s.state().State == "" {
 			c.log.Debug("stack not for this host", "stack", name, "hosts", set.Hosts)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/load"
 	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/controller/store"
@@ -93,7 +93,7 @@ func TestDecideLook(t *testing.T) {
 // nobody classified, retries with the capped backoff and never stalls; a
 // failed verification rolls back. The applied commit stays.
 func TestDecideFault(t *testing.T) {
-	loadErr := &compose.LoadError{Dir: "shop", Err: errors.New(`service "web": field image: required`)}
+	loadErr := &load.LoadError{Dir: "shop", Err: errors.New(`service "web": field image: required`)}
 	diskErr := fmt.Errorf("export shop: %w", &fs.PathError{Op: "mkdir", Path: "stacks/shop", Err: syscall.ENOSPC})
 	cases := []struct {
 		name     string
@@ -109,7 +109,7 @@ func TestDecideFault(t *testing.T) {
 		{"export failed: retry in 2s", reconcile.Retrying("export failed", errors.New("not a folder")), 1, StateRetrying, []action{actRetry}, 2 * time.Second, "export failed"},
 		{"third fault: retry in 8s", reconcile.Engine(errors.New("conflict")), 3, StateRetrying, []action{actRetry}, 8 * time.Second, "engine refused"},
 		{"disk full: retry, capped", diskErr, 40, StateRetrying, []action{actRetry}, backoffCap, "disk or memory fault"},
-		{"disk full inside a load error: retry", &compose.LoadError{Dir: "shop", Err: diskErr}, 2, StateRetrying, []action{actRetry}, 4 * time.Second, "disk or memory fault"},
+		{"disk full inside a load error: retry", &load.LoadError{Dir: "shop", Err: diskErr}, 2, StateRetrying, []action{actRetry}, 4 * time.Second, "disk or memory fault"},
 		{"unclassified: retry", errors.New("surprise"), 1, StateRetrying, []action{actRetry}, 2 * time.Second, "unexpected error"},
 		{"verification failed: roll back", &rollout.Failure{Gate: "healthy"}, 1, StateInSync, []action{actRollBack}, 0, ""},
 	}

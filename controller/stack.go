@@ -14,6 +14,9 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/apply"
+	"github.com/berth-gitops/berth/compose/load"
+	"github.com/berth-gitops/berth/compose/observe"
 	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/gitsource"
@@ -235,7 +238,7 @@ func (s *stack) exportHash(hash string) error {
 func (s *stack) renderDir() string { return filepath.Join(s.c.o.RenderRoot, s.name) }
 
 func (s *stack) hasComposeFile() bool {
-	_, err := compose.ConfigFiles(s.dir, "")
+	_, err := load.ConfigFiles(s.dir, "")
 	return err == nil
 }
 
@@ -246,11 +249,11 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 	if err := s.exportHash(hash); err != nil {
 		return nil, exportFault(err)
 	}
-	set, err := compose.ReadSettings(s.dir, s.c.o.Env)
+	set, err := load.ReadSettings(s.dir, s.c.o.Env)
 	if err != nil {
 		return nil, reconcile.Stalling(err)
 	}
-	p, err := compose.Load(ctx, compose.LoadOptions{Dir: s.dir, Env: s.c.o.Env,
+	p, err := load.Load(ctx, load.LoadOptions{Dir: s.dir, Env: s.c.o.Env,
 		SecretsDir: s.c.o.SecretsDir, AgeKeyFile: s.c.o.AgeKeyFile, RenderDir: s.renderDir(), HostPaths: s.hostPaths(),
 		Redactor: s.red, Stack: s.name, SharedSecrets: s.c.o.SharedSecrets})
 	if err != nil {
@@ -534,7 +537,7 @@ func (s *stack) checkDrift(ctx context.Context, o *outcome) {
 		}
 		s.loaded = l
 	}
-	drift, err := compose.Drift(ctx, s.c.o.Engine, s.loaded.desired)
+	drift, err := observe.Drift(ctx, s.c.o.Engine, s.loaded.desired)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("observe stack", "error", err)
@@ -582,7 +585,7 @@ func (s *stack) remove(ctx context.Context, head gitsource.Commit) {
 		project = s.name
 	}
 	s.log.Info("stack left the repo or this host: removing it", "commit", head.Short(), "project", project, "prune_volumes", st.PruneVolumes)
-	r, err := compose.RemoveProject(ctx, s.c.o.Engine, project, st.PruneVolumes, s.log)
+	r, err := apply.RemoveProject(ctx, s.c.o.Engine, project, st.PruneVolumes, s.log)
 	for _, k := range r.Kept {
 		s.log.Info("kept", "what", k)
 	}

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/compose/lint"
+	"github.com/berth-gitops/berth/compose/load"
 	"github.com/berth-gitops/berth/controller/policy"
 )
 
@@ -29,7 +29,7 @@ func TestPolicyRefusesTheRenderDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &stack{name: "shop", dir: dir, c: &Controller{o: Options{RenderRoot: filepath.Join(data, "rendered"), PolicyRefused: []string{data}}}}
-	p, err := compose.Load(context.Background(), compose.LoadOptions{Dir: dir, RenderDir: render})
+	p, err := load.Load(context.Background(), load.LoadOptions{Dir: dir, RenderDir: render})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/apply"
+	"github.com/berth-gitops/berth/compose/load"
 	"github.com/berth-gitops/berth/e2e/testenv"
 )
 
@@ -38,11 +39,11 @@ func BenchmarkPlanInSync20(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := compose.Load(ctx, compose.LoadOptions{Dir: s.dir, ProjectName: s.project})
+		p, err := load.Load(ctx, load.LoadOptions{Dir: s.dir, ProjectName: s.project})
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, pl, err := compose.Diff(ctx, s.cli, p)
+		_, pl, err := apply.Diff(ctx, s.cli, p)
 		if err != nil || !pl.InSync() {
 			b.Fatalf("plan: %v %s", err, pl)
 		}

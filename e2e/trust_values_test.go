@@ -24,7 +24,7 @@ import (
 // leak names its way in.
 const (
 	canarySecret  = "canary-hostsecret-6d0b3f" // a host secret an env template reads
-	canarySops    = "canary-sops-env-5d1c9e"   // in compose/testdata/sops/app.sops.env
+	canarySops    = "canary-sops-env-5d1c9e"   // in compose/sops/testdata/sops/app.sops.env
 	canaryEnvFile = "canary-envfile-a4c871"    // a line of a plain env_file
 	canaryOSEnv   = "canary-osenv-2f95e0"      // the process environment, interpolated by the CLI
 	canaryLog     = "canarylog-7be2c4"         // a line the container prints before it fails its gate
@@ -123,7 +123,7 @@ func TestTrustValues(t *testing.T) {
 
 	secretsDir := t.TempDir()
 	writeFile0600(t, filepath.Join(secretsDir, app.project, "api_token"), canarySecret+"\n")
-	fixtures := filepath.Join("..", "compose", "testdata", "sops")
+	fixtures := filepath.Join("..", "compose", "sops", "testdata", "sops")
 	sopsEnv, err := os.ReadFile(filepath.Join(fixtures, "app.sops.env"))
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/apply"
 )
 
 // bakeEvery is how often the bake window looks at the stack.
@@ -117,7 +118,7 @@ func (r *runner) bakeCheck(ctx context.Context, id string, b baseline) (*Failure
 	}
 	fail := func(why string) (*Failure, error) {
 		return &Failure{Service: b.service, Reason: fmt.Sprintf("container %s %s", b.name, why),
-			LogLines: r.x.LogLines(ctx, id), LogsCommand: compose.LogsCommand(b.name)}, nil
+			LogLines: r.x.LogLines(ctx, id), LogsCommand: apply.LogsCommand(b.name)}, nil
 	}
 	st := in.State
 	switch {

@@ -51,7 +51,7 @@ func TestBakeCheck(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := &fakeEngine{inspect: func(string) (container.InspectResponse, error) { return tc.in, tc.err }}
-			r := newTestRunner(t, e, load(t, bakeStack))
+			r := newTestRunner(t, e, loadProject(t, bakeStack))
 			f, err := r.bakeCheck(context.Background(), "id1", tc.b)
 			if err != nil {
 				t.Fatal(err)
@@ -71,7 +71,7 @@ func TestBakeCheck(t *testing.T) {
 	e := &fakeEngine{inspect: func(string) (container.InspectResponse, error) {
 		return container.InspectResponse{}, errors.New("engine refused")
 	}}
-	r := newTestRunner(t, e, load(t, bakeStack))
+	r := newTestRunner(t, e, loadProject(t, bakeStack))
 	if f, err := r.bakeCheck(context.Background(), "id1", base); f != nil || err == nil {
 		t.Errorf("an engine error: %v, %v; want the error, not a failure", f, err)
 	}
@@ -101,7 +101,7 @@ func TestBakeWindow(t *testing.T) {
 		}
 		return container.InspectResponse{State: &container.State{Running: true}, RestartCount: n}, nil
 	}}
-	r := newTestRunner(t, e, load(t, bakeStack))
+	r := newTestRunner(t, e, loadProject(t, bakeStack))
 	r.stack.Bake = 5 * time.Second
 	var steps []Step
 	r.o.Progress = func(s Step) { steps = append(steps, s) }
@@ -115,7 +115,7 @@ func TestBakeWindow(t *testing.T) {
 
 	looks.Store(0)
 	restartAt = 1 << 30
-	r = newTestRunner(t, e, load(t, bakeStack))
+	r = newTestRunner(t, e, loadProject(t, bakeStack))
 	r.stack.Bake = 100 * time.Millisecond
 	if f := r.verifyAndBake(context.Background()); f != nil {
 		t.Fatalf("a steady stack failed the bake: %v", f)
@@ -126,7 +126,7 @@ func TestBakeWindow(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	r = newTestRunner(t, e, load(t, bakeStack))
+	r = newTestRunner(t, e, loadProject(t, bakeStack))
 	r.stack.Bake = time.Hour
 	if f := r.verifyAndBake(ctx); f == nil || f.Gate != GateBake || !strings.Contains(f.Reason, "canceled") {
 		t.Errorf("a bake cut short: %+v, want a bake failure", f)

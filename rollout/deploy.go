@@ -7,6 +7,9 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/apply"
+	"github.com/berth-gitops/berth/compose/convert"
+	"github.com/berth-gitops/berth/compose/load"
 )
 
 // Request is one deploy of a stack, as `berth apply`, `berth plan` and the
@@ -88,13 +91,13 @@ func Deploy(ctx context.Context, r Request) (Deployment, error) {
 	if err != nil {
 		return Deployment{}, &StageError{StageConnect, err}
 	}
-	if err := compose.CheckEngineSupport(p, version); err != nil {
+	if err := convert.CheckEngineSupport(p, version); err != nil {
 		return Deployment{}, &StageError{StageEngine, err}
 	}
 	if err := Check(p); err != nil {
 		return Deployment{}, &StageError{StageCheck, err}
 	}
-	d, pl, err := compose.Diff(ctx, e, p)
+	d, pl, err := apply.Diff(ctx, e, p)
 	if err != nil {
 		return Deployment{}, &StageError{StageObserve, err}
 	}
@@ -121,7 +124,7 @@ func Deploy(ctx context.Context, r Request) (Deployment, error) {
 		}
 	}
 	if dep.Failure == nil && r.RenderDir != "" {
-		if err := compose.PruneRendered(r.RenderDir, p); err != nil && o.Logger != nil {
+		if err := load.PruneRendered(r.RenderDir, p); err != nil && o.Logger != nil {
 			o.Logger.Warn("prune decrypted files no container mounts", "error", err)
 		}
 	}

@@ -21,9 +21,9 @@ func TestDeployStopsAtTheFailingStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer away.Close()
-	good := load(t, "services:\n  web:\n    image: app:1\n")
-	startInterval := load(t, "services:\n  web:\n    image: app:1\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      start_period: 5s\n      start_interval: 1s\n")
-	badSetting := load(t, "services:\n  web:\n    image: app:1\n    x-berth: {stability: soon}\n")
+	good := loadProject(t, "services:\n  web:\n    image: app:1\n")
+	startInterval := loadProject(t, "services:\n  web:\n    image: app:1\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n      start_period: 5s\n      start_interval: 1s\n")
+	badSetting := loadProject(t, "services:\n  web:\n    image: app:1\n    x-berth: {stability: soon}\n")
 	loaded := func(p *types.Project) func(context.Context) (*types.Project, error) {
 		return func(context.Context) (*types.Project, error) { return p, nil }
 	}

@@ -32,7 +32,7 @@ func TestVerifyHTTPProbe(t *testing.T) {
 	}))
 	defer srv.Close()
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
-	p := load(t, fmt.Sprintf(`
+	p := loadProject(t, fmt.Sprintf(`
 x-berth:
   verify:
     - http: {url: "http://www:%s/health", body: ok, retries: 2, interval: 10ms, timeout: 1s}
@@ -96,7 +96,7 @@ services:
 // TestVerifyNamesStoppedService: a probe of a service with no running
 // container fails naming it, without dialling anything.
 func TestVerifyNamesStoppedService(t *testing.T) {
-	p := load(t, `
+	p := loadProject(t, `
 x-berth:
   verify:
     - http: {url: "http://web:8080/", retries: 1}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/apply"
 )
 
 // changeKind is what a change does to one container number.
@@ -67,7 +68,7 @@ func (r *runner) rollService(ctx context.Context, name string, ops []compose.Op)
 			// What an interrupted rollout left: nothing to keep it for.
 			r.step(Step{Service: name, Message: op.Describe()})
 			if err := r.x.StopRemove(ctx, op.ContainerID); err != nil {
-				return nil, &compose.OpError{Op: op, Err: err}
+				return nil, &apply.OpError{Op: op, Err: err}
 			}
 			r.did(op.Describe())
 		default:
@@ -155,7 +156,7 @@ func (r *runner) gateBatch(ctx context.Context, chs []*change, step Step, prefix
 	}
 	r.log.Warn("gate failed", "service", step.Service, "container", w.name, "strategy", step.Strategy, "gate", gate, "seconds", seconds(time.Since(start)), "reason", why)
 	return 0, &Failure{Service: step.Service, Gate: gate, Reason: fmt.Sprintf("container %s %s", w.name, why),
-		LogLines: r.x.LogLines(context.WithoutCancel(ctx), w.id), LogsCommand: compose.LogsCommand(w.name)}, nil
+		LogLines: r.x.LogLines(context.WithoutCancel(ctx), w.id), LogsCommand: apply.LogsCommand(w.name)}, nil
 }
 
 // span names a batch's place among a service's changes: "2/3", "1-2/3".
@@ -272,7 +273,7 @@ func (r *runner) refused(ctx context.Context, ch *change, err error) (*Failure, 
 	if ch.newID != "" && ch.kind != kindCreate {
 		// A created container that never started is removed below: no
 		// command could show its lines.
-		f.LogLines, f.LogsCommand = r.x.LogLines(context.WithoutCancel(ctx), ch.newID), compose.LogsCommand(ch.name)
+		f.LogLines, f.LogsCommand = r.x.LogLines(context.WithoutCancel(ctx), ch.newID), apply.LogsCommand(ch.name)
 	}
 	r.undo(ctx, ch)
 	if ch.kind == kindCreate && ch.newID != "" {
@@ -329,7 +330,7 @@ func (r *runner) retireRemoved(ctx context.Context, op compose.Op) error {
 	ch := &change{kind: kindRemove, op: op, service: op.Service, oldID: op.ContainerID, oldName: op.Container, oldState: op.PrevState}
 	r.step(Step{Service: op.Service, Message: op.Describe()})
 	if err := r.x.Stop(ctx, op.ContainerID); err != nil {
-		return &compose.OpError{Op: op, Err: err}
+		return &apply.OpError{Op: op, Err: err}
 	}
 	ch.oldStopped = true
 	r.passed(ch)

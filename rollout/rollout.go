@@ -18,12 +18,14 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/apply"
+	"github.com/berth-gitops/berth/compose/observe"
 )
 
 // Engine is the Docker API a rollout drives: what applying a plan needs,
 // and exec for the verification probes that run inside a container.
 type Engine interface {
-	compose.Engine
+	apply.Engine
 	Execer
 }
 
@@ -88,7 +90,7 @@ type Failure struct {
 	Gate    string `json:"gate"` // healthy, stable, completed, start, dependency, probe, bake, migrate
 	Reason  string `json:"reason"`
 	// LogLines counts the last lines the failed container wrote (up to
-	// compose.LogTailLines) and LogsCommand shows them on the host. Their
+	// apply.LogTailLines) and LogsCommand shows them on the host. Their
 	// text is never kept: a container prints what it holds, secrets
 	// included, and a Failure goes to status, history, notifications and
 	// commit statuses.
@@ -103,7 +105,7 @@ func (f *Failure) Error() string {
 	}
 	msg += ": " + f.Reason
 	if f.LogsCommand != "" {
-		msg += compose.LogsHint(f.LogLines, f.LogsCommand)
+		msg += apply.LogsHint(f.LogLines, f.LogsCommand)
 	}
 	return msg
 }
@@ -130,7 +132,7 @@ type runner struct {
 	p     *types.Project
 	d     *compose.Desired
 	o     Options
-	x     *compose.Executor
+	x     *apply.Executor
 	log   *slog.Logger
 	stack compose.Settings
 	svc   map[string]compose.ServiceSettings
@@ -161,7 +163,7 @@ func newRunner(e Engine, p *types.Project, d *compose.Desired, o Options) (*runn
 	for name, s := range p.Services {
 		r.svc[name], _ = compose.ReadServiceSettings(s)
 	}
-	r.x = compose.NewExecutor(e, p, d, compose.ApplyOptions{Logger: o.Logger, Labels: o.Labels, DependencyTimeout: o.DependencyTimeout})
+	r.x = apply.NewExecutor(e, p, d, apply.ApplyOptions{Logger: o.Logger, Labels: o.Labels, DependencyTimeout: o.DependencyTimeout})
 	return r, nil
 }
 
@@ -211,7 +213,7 @@ func (r *runner) createResources(ctx context.Context, pl compose.Plan) error {
 			continue
 		}
 		if err != nil {
-			return &compose.OpError{Op: op, Err: err}
+			return &apply.OpError{Op: op, Err: err}
 		}
 		r.did(op.Describe())
 	}
@@ -269,7 +271,7 @@ func (r *runner) pull(ctx context.Context, pl compose.Plan) (compose.Plan, error
 	if !pulled {
 		return pl, nil
 	}
-	live, err := compose.Observe(ctx, r.e, r.d)
+	live, err := observe.Observe(ctx, r.e, r.d)
 	if err != nil {
 		return pl, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/apply"
 )
 
 const orderStack = `
@@ -38,7 +39,7 @@ services:
 // depend on; the rest follow, each in dependency order; a service without
 // operations is not rolled.
 func TestOrderPutsMigrationsFirst(t *testing.T) {
-	r := newTestRunner(t, &fakeEngine{}, load(t, orderStack))
+	r := newTestRunner(t, &fakeEngine{}, loadProject(t, orderStack))
 	byService := map[string][]compose.Op{}
 	for _, s := range []string{"db", "migrate", "web", "sidecar"} {
 		byService[s] = []compose.Op{{Kind: compose.OpCreate, Service: s, Number: 1}}
@@ -69,7 +70,7 @@ func TestOrderPutsMigrationsFirst(t *testing.T) {
 // TestGroupSetsOrphansApart: the operations of a service that left the
 // project are the orphans; pulls and project resources belong to none.
 func TestGroupSetsOrphansApart(t *testing.T) {
-	r := newTestRunner(t, &fakeEngine{}, load(t, orderStack))
+	r := newTestRunner(t, &fakeEngine{}, loadProject(t, orderStack))
 	byService, orphans := r.group(compose.Plan{Ops: []compose.Op{
 		{Kind: compose.OpPull, Service: "web", Resource: "app:1"},
 		{Kind: compose.OpCreateNetwork, Resource: "default"},
@@ -91,7 +92,7 @@ func TestRunPullFailsFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	p := load(t, orderStack)
+	p := loadProject(t, orderStack)
 	d, err := compose.NewDesired(p)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +114,7 @@ func TestRunPullFailsFirst(t *testing.T) {
 
 	r := newTestRunner(t, e, p)
 	err = r.createResources(context.Background(), compose.Plan{Ops: []compose.Op{{Kind: compose.OpCreateVolume, Resource: "data"}}})
-	var oe *compose.OpError
+	var oe *apply.OpError
 	if !errors.As(err, &oe) || oe.Op.Kind != compose.OpCreateVolume {
 		t.Errorf("a volume the engine did not create: %v, want an OpError naming it", err)
 	}
@@ -158,7 +159,7 @@ func TestWaitGates(t *testing.T) {
 		}
 		return healthy, nil
 	}}
-	r := newTestRunner(t, e, load(t, orderStack))
+	r := newTestRunner(t, e, loadProject(t, orderStack))
 	hg := gate{kind: GateHealthy, limit: time.Minute}
 	ws := []*watch{{id: "fast", name: "shop-web-1", g: hg, started: time.Now()}, {id: "slow", name: "shop-web-2", g: hg, started: time.Now()}}
 	w, why, err := r.waitGates(context.Background(), ws, func(time.Duration) {})

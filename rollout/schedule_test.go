@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/apply"
 )
 
 // TestRollServicesStopsAtFirstError: when one service's rollout fails,
@@ -27,14 +28,14 @@ func TestRollServicesStopsAtFirstError(t *testing.T) {
 			return nil
 		},
 	}
-	r := newTestRunner(t, e, load(t, orderStack))
+	r := newTestRunner(t, e, loadProject(t, orderStack))
 	byService := map[string][]compose.Op{
 		// What an interrupted rollout left of db: removed before db rolls.
 		"db":  {{Kind: compose.OpRemove, Service: "db", Number: 1, Container: "shop-db-1_replaced_abc", ContainerID: "x1"}},
 		"web": {{Kind: compose.OpCreate, Service: "web", Number: 1}},
 	}
 	f, err := r.rollServices(context.Background(), []string{"db", "web"}, byService)
-	var oe *compose.OpError
+	var oe *apply.OpError
 	if f != nil || !errors.As(err, &oe) || oe.Op.Service != "db" {
 		t.Errorf("got %v, %v; want db's error", f, err)
 	}
@@ -56,7 +57,7 @@ func TestRollServicesStopsAtFirstError(t *testing.T) {
 // in time is a Failure at gate dependency, not an engine error: the
 // commit's stack does not come up.
 func TestDependencyNotMet(t *testing.T) {
-	p := load(t, `
+	p := loadProject(t, `
 services:
   db:
     image: postgres:16
@@ -85,7 +86,7 @@ services:
 // running container; the exit code decides, and only the code is kept:
 // what the command printed never reaches the failure.
 func TestExecProbe(t *testing.T) {
-	p := load(t, `
+	p := loadProject(t, `
 x-berth:
   verify:
     - exec: {service: web, command: [check, --deep], retries: 1}

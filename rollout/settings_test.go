@@ -11,10 +11,11 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/load"
 )
 
-// load loads inline compose YAML the way berth does.
-func load(t *testing.T, yaml string) *types.Project {
+// loadProject loads inline compose YAML the way berth does.
+func loadProject(t *testing.T, yaml string) *types.Project {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "stack")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -23,7 +24,7 @@ func load(t *testing.T, yaml string) *types.Project {
 	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := compose.Load(context.Background(), compose.LoadOptions{Dir: dir})
+	p, err := load.Load(context.Background(), load.LoadOptions{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func load(t *testing.T, yaml string) *types.Project {
 // TestServiceSettings: the rollout's defaults for what a service's x-berth
 // leaves out, and its overrides when set.
 func TestServiceSettings(t *testing.T) {
-	p := load(t, `
+	p := loadProject(t, `
 services:
   web:
     image: app:1
@@ -111,7 +112,7 @@ services:
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			err := Check(load(t, tc.yaml))
+			err := Check(loadProject(t, tc.yaml))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Check: %v\nwant an error containing %s", err, tc.want)
 			}
@@ -120,7 +121,7 @@ services:
 }
 
 func TestStrategyDefaults(t *testing.T) {
-	p := load(t, `
+	p := loadProject(t, `
 services:
   api: {image: a}
   web: {image: a, ports: ["8080:80"]}

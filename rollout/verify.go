@@ -22,6 +22,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/observe"
 )
 
 // Verify runs the stack's verification probes (top-level x-berth verify)
@@ -290,7 +291,7 @@ func execProbe(ctx context.Context, e Engine, p *types.Project, x *compose.ExecP
 
 // projectContainers lists a project's containers, by service and number,
 // without one-off ones and those a rollout set aside.
-func projectContainers(ctx context.Context, e compose.Observer, project string) ([]container.Summary, error) {
+func projectContainers(ctx context.Context, e observe.Observer, project string) ([]container.Summary, error) {
 	res, err := e.ContainerList(ctx, client.ContainerListOptions{
 		All: true, Filters: make(client.Filters).Add("label", compose.LabelProject+"="+project),
 	})

@@ -3,33 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
-	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/compare"
 	"github.com/berth-gitops/berth/gitsource"
-	"github.com/compose-spec/compose-go/v2/cli"
-	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 )
 
-// diffSource is what diff reads from a repository: two commits' trees,
-// never a working copy.
-type diffSource interface {
-	Resolve(rev string) (gitsource.Commit, error)
-	Dirs(hash, dir string) ([]string, error)
-	ReadFile(hash, path string) ([]byte, error)
-	Export(hash, dir, dest string) error
-	Changed(from, to string) ([]string, error)
-}
-
-var _ diffSource = (*gitsource.Repo)(nil)
+// diff reads two commits' trees from the repository, never a working copy.
+var _ compare.Source = (*gitsource.Repo)(nil)
 
 type diffFlags struct {
 	repo   string
@@ -40,22 +25,11 @@ type diffFlags struct {
 
 // diffReport is the whole output of berth diff.
 type diffReport struct {
-	Base   gitsource.Commit `json:"base"`
-	Head   gitsource.Commit `json:"head"`
-	Path   string           `json:"path"`
-	Env    string           `json:"env,omitempty"`
-	Stacks []stackReport    `json:"stacks"`
-}
-
-// stackReport is one stack's difference, or why there is none to show.
-type stackReport struct {
-	compose.StackDiff
-	// Error is a stack that does not load at head: deploying head would
-	// stall on it.
-	Error string `json:"error,omitempty"`
-	// BaseError is a stack that did not load at base, so head could not be
-	// compared with it.
-	BaseError string `json:"base_error,omitempty"`
+	Base   gitsource.Commit      `json:"base"`
+	Head   gitsource.Commit      `json:"head"`
+	Path   string                `json:"path"`
+	Env    string                `json:"env,omitempty"`
+	Stacks []compare.StackReport `json:"stacks"`
 }
 
 func newDiffCmd(g *globals) *cobra.Command {
@@ -105,8 +79,7 @@ func (f *diffFlags) run(ctx context.Context, baseRev, headRev string) (*diffRepo
 	if rep.Head, err = repo.Resolve(headRev); err != nil {
 		return nil, fmt.Errorf("resolve HEAD %q: %w", headRev, err)
 	}
-	c := &comparer{src: repo, root: root, env: f.env, base: rep.Base.Hash, head: rep.Head.Hash}
-	rep.Stacks, err = c.compareAll(ctx)
+	rep.Stacks, err = compare.Stacks(ctx, repo, root, f.env, rep.Base.Hash, rep.Head.Hash)
 	return rep, err
 }
 
@@ -119,163 +92,10 @@ func cleanRoot(p string) (string, error) {
 	return c, nil
 }
 
-// comparer compares the stacks under root between two commits.
-type comparer struct {
-	src        diffSource
-	root, env  string
-	base, head string
-}
-
-// compareAll lists the stacks at either commit and compares each; a stack
-// whose folder no changed path touches is unchanged without loading it.
-func (c *comparer) compareAll(ctx context.Context) ([]stackReport, error) {
-	atBase, err := c.stacks(c.base)
-	if err != nil {
-		return nil, err
-	}
-	atHead, err := c.stacks(c.head)
-	if err != nil {
-		return nil, err
-	}
-	if len(atBase) == 0 && len(atHead) == 0 {
-		// Most likely a mistyped --path; an empty diff would hide it.
-		return nil, fmt.Errorf("--path: no stack (a folder with a compose file) under %s at either commit", c.root)
-	}
-	touched, err := c.touched()
-	if err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp("", "berth-diff-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	var out []stackReport
-	for _, name := range union(atBase, atHead) {
-		r := stackReport{StackDiff: compose.StackDiff{Stack: name, Status: compose.StackUnchanged}}
-		if touched[name] || atBase[name] != atHead[name] {
-			r = c.compare(ctx, name, filepath.Join(tmp, name), atBase[name], atHead[name])
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-// stacks are the sub-folders of root at a commit that hold a compose file.
-func (c *comparer) stacks(hash string) (map[string]bool, error) {
-	dirs, err := c.src.Dirs(hash, c.root)
-	if err != nil {
-		return nil, fmt.Errorf("list %s at %s: %w", c.root, gitsource.Short(hash), err)
-	}
-	out := map[string]bool{}
-	for _, d := range dirs {
-		ok, err := c.hasComposeFile(hash, path.Join(c.root, d))
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out[d] = true
-		}
-	}
-	return out, nil
-}
-
-func (c *comparer) hasComposeFile(hash, dir string) (bool, error) {
-	for _, name := range cli.DefaultFileNames {
-		_, err := c.src.ReadFile(hash, path.Join(dir, name))
-		if err == nil {
-			return true, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return false, fmt.Errorf("read %s at %s: %w", path.Join(dir, name), gitsource.Short(hash), err)
-		}
-	}
-	return false, nil
-}
-
-// touched names the stacks that a path changed between the commits lies in.
-func (c *comparer) touched() (map[string]bool, error) {
-	paths, err := c.src.Changed(c.base, c.head)
-	if err != nil {
-		return nil, fmt.Errorf("changes between %s and %s: %w", gitsource.Short(c.base), gitsource.Short(c.head), err)
-	}
-	out := map[string]bool{}
-	for _, p := range paths {
-		rel := p
-		if c.root != "." {
-			var ok bool
-			if rel, ok = strings.CutPrefix(p, c.root+"/"); !ok {
-				continue
-			}
-		}
-		if stack, _, ok := strings.Cut(rel, "/"); ok {
-			out[stack] = true
-		}
-	}
-	return out, nil
-}
-
-// compare loads the stack at base, then at head, from the same folder dir,
-// so that absolute paths (bind-mount sources, the working directory) agree
-// and only what the commits change differs.
-func (c *comparer) compare(ctx context.Context, name, dir string, atBase, atHead bool) stackReport {
-	var base, head *types.Project
-	var baseErr error
-	if atBase {
-		base, baseErr = c.load(ctx, c.base, name, dir)
-	}
-	if atHead {
-		var err error
-		if head, err = c.load(ctx, c.head, name, dir); err != nil {
-			return stackReport{StackDiff: compose.StackDiff{Stack: name, Status: compose.StackChanged}, Error: err.Error()}
-		}
-	}
-	if baseErr != nil {
-		d := compose.StackDiff{Stack: name, Status: compose.StackRemoved}
-		if head != nil {
-			d.Project, d.Status, d.ServiceCount = head.Name, compose.StackChanged, len(head.Services)
-		}
-		return stackReport{StackDiff: d, BaseError: baseErr.Error()}
-	}
-	d := compose.CompareProjects(base, head)
-	d.Stack = name
-	return stackReport{StackDiff: d}
-}
-
-// load exports the stack folder at a commit into dir and loads it without
-// the process environment: the result must depend on the commit alone.
-func (c *comparer) load(ctx context.Context, hash, name, dir string) (*types.Project, error) {
-	src := path.Join(c.root, name)
-	if err := c.src.Export(hash, src, dir); err != nil {
-		return nil, fmt.Errorf("export %s at %s: %w", src, gitsource.Short(hash), err)
-	}
-	p, err := compose.Load(ctx, compose.LoadOptions{Dir: dir, Env: c.env, Placeholders: true})
-	if err != nil {
-		// Name the folder in the repository, not the temporary copy.
-		msg := strings.ReplaceAll(err.Error(), dir, src)
-		return nil, fmt.Errorf("at %s: %s", gitsource.Short(hash), msg)
-	}
-	return p, nil
-}
-
-func union(a, b map[string]bool) []string {
-	var out []string
-	for k := range a {
-		out = append(out, k)
-	}
-	for k := range b {
-		if !a[k] {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 func (f *diffFlags) print(g *globals, rep *diffReport) error {
 	if f.asJSON {
 		if rep.Stacks == nil {
-			rep.Stacks = []stackReport{}
+			rep.Stacks = []compare.StackReport{}
 		}
 		out, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
@@ -287,13 +107,14 @@ func (f *diffFlags) print(g *globals, rep *diffReport) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "base %s → head %s\n", rep.Base.Short(), rep.Head.Short())
 	for _, s := range rep.Stacks {
-		b.WriteString(s.text())
+		b.WriteString(stackText(s))
 	}
 	_, err := fmt.Fprint(g.stdout, b.String())
 	return err
 }
 
-func (r stackReport) text() string {
+// stackText is one stack's part of the text output.
+func stackText(r compare.StackReport) string {
 	switch {
 	case r.Error != "":
 		return fmt.Sprintf("stack %s: does not load: %s\n", r.Stack, r.Error)

@@ -14,8 +14,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/spf13/cobra"
 
-	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/compose/lint"
+	"github.com/berth-gitops/berth/compose/load"
 	"github.com/berth-gitops/berth/controller/config"
 	"github.com/berth-gitops/berth/controller/policy"
 )
@@ -196,7 +196,7 @@ func (f *lintFlags) lintStack(ctx context.Context, dir, rel string, pol lint.Pol
 	res := stackResult{name: name, rel: rel}
 	fail := func(err error) stackResult {
 		file := rel
-		if files, _ := compose.ConfigFiles(dir, f.env); len(files) > 0 {
+		if files, _ := load.ConfigFiles(dir, f.env); len(files) > 0 {
 			file = joinRel(rel, filepath.Base(files[0]))
 		}
 		// Name the folder as the findings do, not by its absolute path.
@@ -206,7 +206,7 @@ func (f *lintFlags) lintStack(ctx context.Context, dir, rel string, pol lint.Pol
 		res.loadErr = true
 		return res
 	}
-	p, err := compose.Load(ctx, compose.LoadOptions{Dir: dir, Env: f.env, Profiles: []string{"*"}, Placeholders: true,
+	p, err := load.Load(ctx, load.LoadOptions{Dir: dir, Env: f.env, Profiles: []string{"*"}, Placeholders: true,
 		HostPaths: host.settings.HostPathsFor(name)})
 	if err != nil {
 		return fail(err)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/observe"
 	"github.com/berth-gitops/berth/controller"
 	"github.com/berth-gitops/berth/controller/commitstatus"
 	"github.com/berth-gitops/berth/controller/config"
@@ -77,7 +77,7 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		defer cancel()
 		notifier.Close(ctx)
 	}()
-	engine, err := compose.Connect(ctx)
+	engine, err := observe.Connect(ctx)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

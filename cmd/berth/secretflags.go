@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/load"
 	"github.com/berth-gitops/berth/controller/config"
 )
 
@@ -43,7 +43,7 @@ func (f *secretFlags) register(fs *pflag.FlagSet) {
 // to a private temporary folder that cleanup removes, except with
 // persistent (apply), where containers mount them: then the folder is
 // persistentRenderDir's and stays. Call cleanup when the command ends.
-func (f *secretFlags) fill(o *compose.LoadOptions, persistent bool) (cleanup func(), err error) {
+func (f *secretFlags) fill(o *load.LoadOptions, persistent bool) (cleanup func(), err error) {
 	getenv := f.getenv
 	if getenv == nil {
 		getenv = os.Getenv

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/load"
 )
 
 func parseSecretFlags(t *testing.T, env map[string]string, args ...string) *secretFlags {
@@ -42,7 +43,7 @@ func TestSecretFlagsPrecedence(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := parseSecretFlags(t, tc.env, tc.args...)
-			o := compose.LoadOptions{Dir: t.TempDir()}
+			o := load.LoadOptions{Dir: t.TempDir()}
 			cleanup, err := f.fill(&o, false)
 			if err != nil {
 				t.Fatal(err)
@@ -69,7 +70,7 @@ func TestSecretFlagsPrecedence(t *testing.T) {
 func TestPersistentRenderDir(t *testing.T) {
 	stack := filepath.Join(t.TempDir(), "shop")
 	f := parseSecretFlags(t, map[string]string{"HOME": "/home/op"})
-	o := compose.LoadOptions{Dir: stack}
+	o := load.LoadOptions{Dir: stack}
 	if _, err := f.fill(&o, true); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func canaryStack(t *testing.T) (dir, secrets, key string) {
 	t.Helper()
 	root := t.TempDir()
 	dir, secrets = filepath.Join(root, "shop"), filepath.Join(root, "secrets")
-	fixtures := filepath.Join("..", "..", "compose", "testdata", "sops")
+	fixtures := filepath.Join("..", "..", "compose", "sops", "testdata", "sops")
 	files := map[string]string{
 		"compose.yaml": `services:
   web:
@@ -151,13 +152,13 @@ func assertNoCanary(t *testing.T, where, out string) {
 func TestConfigNeverShowsSecrets(t *testing.T) {
 	dir, secrets, key := canaryStack(t)
 	f := parseSecretFlags(t, nil, "--secrets-dir", secrets, "--age-key-file", key)
-	o := compose.LoadOptions{Dir: dir, OSEnv: true}
+	o := load.LoadOptions{Dir: dir, OSEnv: true}
 	cleanup, err := f.fill(&o, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cleanup()
-	p, err := compose.Load(context.Background(), o)
+	p, err := load.Load(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestConfigNeverShowsSecrets(t *testing.T) {
 	}
 	assertNoCanary(t, "config", string(out))
 	assertNoCanary(t, "config --hash", hashes.String())
-	if !strings.Contains(string(out), "API_TOKEN: '********'") || !strings.Contains(string(out), compose.LabelBerthRendered) {
+	if !strings.Contains(string(out), "API_TOKEN: '********'") || !strings.Contains(string(out), load.LabelBerthRendered) {
 		t.Errorf("config output:\n%s", out)
 	}
 
@@ -186,7 +187,7 @@ func TestConfigNeverShowsSecrets(t *testing.T) {
 	if err := os.Remove(filepath.Join(secrets, "shop", "api_token")); err != nil {
 		t.Fatal(err)
 	}
-	_, err = compose.Load(context.Background(), o)
+	_, err = load.Load(context.Background(), o)
 	if err == nil || !strings.Contains(err.Error(), `secret "api_token" is not in `+filepath.Join(secrets, "shop", "api_token")) {
 		t.Errorf("missing secret: %v", err)
 	}
@@ -194,20 +195,20 @@ func TestConfigNeverShowsSecrets(t *testing.T) {
 	// A shared secret at the top of the secrets dir is refused until the
 	// host lists it, and the error says how to fix it.
 	writeTestFile(t, filepath.Join(secrets, "api_token"), []byte("canary-cli-0f5e2a\n"))
-	_, err = compose.Load(context.Background(), o)
+	_, err = load.Load(context.Background(), o)
 	if err == nil || !strings.Contains(err.Error(), `secret "api_token" is shared`) || !strings.Contains(err.Error(), "shared_secrets") ||
 		!strings.Contains(err.Error(), "env template .env.tmpl, line 1") {
 		t.Errorf("refused shared secret: %v", err)
 	}
 	assertNoCanary(t, "refused shared secret", err.Error())
 	shared := parseSecretFlags(t, nil, "--secrets-dir", secrets, "--age-key-file", key, "--shared-secrets", "api_*")
-	so := compose.LoadOptions{Dir: dir, OSEnv: true}
+	so := load.LoadOptions{Dir: dir, OSEnv: true}
 	cleanupShared, err := shared.fill(&so, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cleanupShared()
-	if _, err := compose.Load(context.Background(), so); err != nil {
+	if _, err := load.Load(context.Background(), so); err != nil {
 		t.Errorf("a shared secret the host allows: %v", err)
 	}
 

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/load"
+	"github.com/berth-gitops/berth/compose/observe"
 	"github.com/berth-gitops/berth/rollout"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/moby/client"
@@ -48,7 +50,7 @@ func (f *stackFlags) load(cmd *cobra.Command, dir string) (*types.Project, error
 		return nil, err
 	}
 	defer cleanup()
-	p, err := compose.Load(cmd.Context(), o)
+	p, err := load.Load(cmd.Context(), o)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}
@@ -57,8 +59,8 @@ func (f *stackFlags) load(cmd *cobra.Command, dir string) (*types.Project, error
 
 // options are the load options the flags ask for; cleanup removes what
 // rendering secrets left behind, unless it must persist.
-func (f *stackFlags) options(dir string) (compose.LoadOptions, func(), error) {
-	o := compose.LoadOptions{
+func (f *stackFlags) options(dir string) (load.LoadOptions, func(), error) {
+	o := load.LoadOptions{
 		Dir: dir, ProjectName: f.project, Env: f.env, EnvFiles: f.envFiles, Profiles: f.profiles, OSEnv: true,
 	}
 	if f.red == nil {
@@ -77,7 +79,7 @@ func (f *stackFlags) options(dir string) (compose.LoadOptions, func(), error) {
 func connect(cmd *cobra.Command) <-chan engineConn {
 	connected := make(chan engineConn, 1)
 	go func() {
-		c, err := compose.Connect(cmd.Context())
+		c, err := observe.Connect(cmd.Context())
 		connected <- engineConn{c, err}
 	}()
 	return connected
@@ -109,7 +111,7 @@ func (f *stackFlags) deploy(cmd *cobra.Command, dir string, r rollout.Request) (
 	defer cleanup()
 	var project string
 	r.Load = func(ctx context.Context) (*types.Project, error) {
-		p, err := compose.Load(ctx, o)
+		p, err := load.Load(ctx, o)
 		if err != nil {
 			return nil, &exitError{code: 2, err: err}
 		}

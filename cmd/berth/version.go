@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/observe"
 	"github.com/spf13/cobra"
 )
 
@@ -23,7 +24,7 @@ func newVersionCmd(g *globals) *cobra.Command {
 				v = info.Main.Version
 			}
 			fmt.Fprintf(g.stdout, "berth %s (%s, %s/%s; compose labels and hashes of docker compose %s; Docker API %s or newer)\n",
-				v, runtime.Version(), runtime.GOOS, runtime.GOARCH, compose.ComposeVersion, compose.MinAPIVersion)
+				v, runtime.Version(), runtime.GOOS, runtime.GOARCH, compose.ComposeVersion, observe.MinAPIVersion)
 			return nil
 		},
 	}

@@ -7,9 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-gitops/berth/compose/load"
 	"github.com/compose-spec/compose-go/v2/types"
-
-	"github.com/berth-gitops/berth/compose"
 )
 
 const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -52,7 +51,7 @@ func lintDir(t *testing.T, dir, env string, pol Policy) []Finding {
 
 func loadDir(t *testing.T, dir, env string) (*types.Project, Sources) {
 	t.Helper()
-	p, err := compose.Load(context.Background(), compose.LoadOptions{Dir: dir, Env: env, Profiles: []string{"*"}})
+	p, err := load.Load(context.Background(), load.LoadOptions{Dir: dir, Env: env, Profiles: []string{"*"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,9 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/berth-gitops/berth/compose/load"
 	"go.yaml.in/yaml/v3"
-
-	"github.com/berth-gitops/berth/compose"
 )
 
 // Sources are a stack's files as written, before interpolation: what Lint
@@ -46,10 +45,10 @@ type EnvFile struct {
 }
 
 // ReadSources reads the compose files of the stack folder dir for env (as
-// compose.ConfigFiles lists them) and its env files. rel is the folder as
+// load.ConfigFiles lists them) and its env files. rel is the folder as
 // findings should name it ("stacks/shop", or "" for the folder itself).
 func ReadSources(dir, env, rel string) (Sources, error) {
-	files, err := compose.ConfigFiles(dir, env)
+	files, err := load.ConfigFiles(dir, env)
 	if err != nil {
 		return Sources{}, err
 	}

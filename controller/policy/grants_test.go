@@ -84,7 +84,7 @@ func TestPolicyStackLinkToHost(t *testing.T) {
 	// files are still the stack's.
 	// The loader lets the link through only where the host granted its
 	// target; the policy refuses the engine's state even then.
-	p, target := load(t, dir, "/var/lib/docker")
+	p, target := loadProject(t, dir, "/var/lib/docker")
 	target.Refused = []string{filepath.Dir(dir)}
 	fs := Settings{}.Check(p, target)
 	if len(fs) != 1 || fs[0].Rule != RuleHostSystemMount || fs[0].Field != "volumes[1].source" || !strings.Contains(fs[0].Message, "(/var/lib/docker)") {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
-	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/compose/lint"
+	"github.com/berth-gitops/berth/compose/load"
 )
 
 // stackDir writes a stack folder named shop with a compose file.
@@ -30,18 +30,18 @@ func stackDir(t *testing.T, composeYAML string) string {
 // check loads the stack with compose-go and holds it to the settings.
 func check(t *testing.T, s Settings, dir string, refused ...string) []lint.Finding {
 	t.Helper()
-	p, target := load(t, dir)
+	p, target := loadProject(t, dir)
 	target.Refused = refused
 	return s.Check(p, target)
 }
 
-// load loads a stack folder as the controller does, and its sources. The
+// loadProject loads a stack folder as the controller does, and its sources. The
 // loader itself refuses a relative path that leaves the stack folder unless
 // it leads into hostPaths: a test grants it there to show that the policy
 // refuses it on its own too.
-func load(t *testing.T, dir string, hostPaths ...string) (*types.Project, Target) {
+func loadProject(t *testing.T, dir string, hostPaths ...string) (*types.Project, Target) {
 	t.Helper()
-	p, err := compose.Load(context.Background(), compose.LoadOptions{Dir: dir, HostPaths: hostPaths})
+	p, err := load.Load(context.Background(), load.LoadOptions{Dir: dir, HostPaths: hostPaths})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestPolicyRules(t *testing.T) {
 	}
 	for _, tc := range cases {
 		dir := stackDir(t, tc.yaml)
-		p, target := load(t, dir, filepath.Dir(dir))
+		p, target := loadProject(t, dir, filepath.Dir(dir))
 		for _, profile := range profiles {
 			t.Run(tc.name+"/"+profile, func(t *testing.T) {
 				fs := Settings{Profile: profile, RequireReadOnly: tc.readOnly}.Check(p, target)

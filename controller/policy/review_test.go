@@ -11,7 +11,7 @@ import (
 // host's exceptions on both.
 func TestReviewJudgesChecklistAndHost(t *testing.T) {
 	dir := stackDir(t, "services:\n  web:\n    image: nginx:latest\n    privileged: true\n")
-	p, target := load(t, dir)
+	p, target := loadProject(t, dir)
 	s := Settings{Exceptions: []Exception{{Rule: lint.RuleFloatingTag, Stack: "shop", Service: "web", Reason: "a demo host"}}}
 	r := s.Review(p, lint.Policy{}, target)
 	if got := withRule(r.Host, RulePrivileged); len(got) != 1 || got[0].Excepted != "" {

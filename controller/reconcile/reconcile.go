@@ -13,7 +13,7 @@
 // An error nobody classified is a Retry: stalling on a fault that passes
 // would leave a stack behind until someone pushes a commit.
 //
-// The lower packages keep their own typed errors (compose.LoadError,
+// The lower packages keep their own typed errors (load.LoadError,
 // gitsource.ErrUntrusted, rollout.Failure, ...); Classify reads them with
 // errors.As, and the controller marks its own steps with Stalling and
 // Retrying where the step alone says whose fault it is.
@@ -27,7 +27,7 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/load"
 	"github.com/berth-gitops/berth/gitsource"
 	"github.com/berth-gitops/berth/rollout"
 )
@@ -118,7 +118,7 @@ func Classify(err error) (Kind, string) {
 	if isMarked {
 		return marked.Kind, marked.Reason
 	}
-	var le *compose.LoadError
+	var le *load.LoadError
 	var unsafe *gitsource.UnsafeTreeError
 	switch {
 	case errors.As(err, &le):

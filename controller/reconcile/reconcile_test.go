@@ -13,13 +13,13 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/load"
 	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/gitsource"
 	"github.com/berth-gitops/berth/rollout"
 )
 
-// loadErr loads a stack folder holding files and returns compose.Load's
+// loadErr loads a stack folder holding files and returns load.Load's
 // real error: the input errors a person makes.
 func loadErr(t *testing.T, files map[string]string) error {
 	t.Helper()
@@ -33,7 +33,7 @@ func loadErr(t *testing.T, files map[string]string) error {
 			t.Fatal(err)
 		}
 	}
-	_, err := compose.Load(context.Background(), compose.LoadOptions{Dir: dir, Stack: "shop",
+	_, err := load.Load(context.Background(), load.LoadOptions{Dir: dir, Stack: "shop",
 		SecretsDir: filepath.Join(root, "secrets"), RenderDir: filepath.Join(root, "render")})
 	if err == nil {
 		t.Fatalf("the stack %v loaded", files)
@@ -108,11 +108,11 @@ func TestClassifyFaultsRetry(t *testing.T) {
 		{"export", "export failed", reconcile.Retrying("export failed", errors.New("shop is not a folder; remove it"))},
 		{"Git read", "Git read failed", reconcile.Retrying("Git read failed", errors.New("object not found"))},
 		{"disk full under a load error", "disk or memory fault",
-			&compose.LoadError{Dir: "shop", Err: &fs.PathError{Op: "write", Path: "render/x", Err: syscall.ENOSPC}}},
+			&load.LoadError{Dir: "shop", Err: &fs.PathError{Op: "write", Path: "render/x", Err: syscall.ENOSPC}}},
 		{"I/O under an input mark", "disk or memory fault",
 			reconcile.Stalling(&fs.PathError{Op: "read", Path: "compose.yaml", Err: syscall.EIO})},
 		{"pull on the network", "network fault", fmt.Errorf("pull nginx: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})},
-		{"deadline", "timed out", &compose.LoadError{Dir: "shop", Err: context.DeadlineExceeded}},
+		{"deadline", "timed out", &load.LoadError{Dir: "shop", Err: context.DeadlineExceeded}},
 		{"verification of the good commit again", "verification failed",
 			reconcile.Retrying("verification failed", &rollout.Failure{Gate: "healthy", Reason: "unhealthy"})},
 		{"unknown", "unexpected error", errors.New("something nobody saw coming")},

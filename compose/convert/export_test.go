@@ -1,0 +1,4 @@
+package convert
+
+// IfnameDriverOpt is ifnameDriverOpt, for the external tests.
+const IfnameDriverOpt = ifnameDriverOpt

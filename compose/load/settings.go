@@ -1,0 +1,41 @@
+package load
+
+import (
+	"errors"
+	"path/filepath"
+
+	"github.com/berth-gitops/berth/compose"
+)
+
+// ReadSettings reads the top-level x-berth of a stack folder's compose
+// files for env, the overlay's keys winning. It reads the files as they
+// are, before interpolation, so a host can tell whether a stack is its own
+// without the stack's variables: it fills Hosts and PruneVolumes, and only
+// checks that the rest are keys berth knows (ReadStackSettings decodes
+// them on the loaded project).
+func ReadSettings(dir, env string) (compose.Settings, error) {
+	files, err := ConfigFiles(dir, env)
+	if err != nil {
+		return compose.Settings{}, err
+	}
+	// The files are checked as a load checks them, and their errors hide
+	// content the same way: this read comes first.
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return compose.Settings{}, err
+	}
+	g, err := newFileGuard(abs, nil)
+	if err != nil {
+		return compose.Settings{}, err
+	}
+	var s compose.Settings
+	for _, f := range files {
+		if err := g.file("compose file", f, MaxStackFileSize); err != nil {
+			return compose.Settings{}, err
+		}
+		if err := compose.ReadSettingsFile(f, &s); err != nil {
+			return compose.Settings{}, errors.New(scrubText(err.Error(), abs))
+		}
+	}
+	return s, nil
+}

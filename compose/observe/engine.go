@@ -1,0 +1,43 @@
+package observe
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/berth-gitops/berth/compose"
+	"github.com/moby/moby/client"
+)
+
+// MinAPIVersion is the oldest Docker Engine API berth works with (Docker 20.10).
+const MinAPIVersion = "1.41"
+
+// Connect opens a client to the engine named by DOCKER_HOST (or the local
+// socket), negotiates the API version with a ping and refuses engines older
+// than MinAPIVersion.
+func Connect(ctx context.Context) (*client.Client, error) {
+	c, err := client.New(client.FromEnv)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	if err := checkEngine(ctx, c); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkEngine pings the engine. An engine that answers with an old API
+// version is told apart from one that does not answer: the client library
+// refuses versions below its own minimum with an error of its own.
+func checkEngine(ctx context.Context, c *client.Client) error {
+	ping, err := c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+	switch {
+	case ping.APIVersion != "" && compose.VersionLess(ping.APIVersion, MinAPIVersion):
+		return fmt.Errorf("the Docker engine at %s speaks API %s; berth needs API %s or newer (Docker 20.10+)", c.DaemonHost(), ping.APIVersion, MinAPIVersion)
+	case err != nil:
+		return fmt.Errorf("no Docker engine answers at %s: %w", c.DaemonHost(), err)
+	case ping.APIVersion == "":
+		return fmt.Errorf("the Docker engine at %s did not say which API version it speaks; berth needs API %s or newer (Docker 20.10+)", c.DaemonHost(), MinAPIVersion)
+	}
+	return nil
+}
