@@ -50,7 +50,10 @@ type floodOutcome struct {
 
 // flood sends n unsigned POSTs of size bytes each, all at once, and signed
 // deliveries one after another (at least three, and until the last
-// unsigned request is answered).
+// unsigned request is answered). Each unsigned request sends all of its
+// body but the last byte and holds it until every other one has done the
+// same or been answered, as an attacker would to make the server hold as
+// many bodies as it reads at once.
 func (f floodTarget) flood(tb testing.TB, n, size int) floodOutcome {
 	tb.Helper()
 	url := "http://" + f.run.addr + "/hooks/generic"
@@ -59,11 +62,14 @@ func (f floodTarget) flood(tb testing.TB, n, size int) floodOutcome {
 	out := floodOutcome{unsigned: map[int]int{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	gate := newGate(n)
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequest(http.MethodPost, url, io.LimitReader(zeros{}, int64(size)))
+			last := gate.reader()
+			body := io.MultiReader(io.LimitReader(zeros{}, int64(size-1)), last)
+			req, _ := http.NewRequest(http.MethodPost, url, body)
 			req.ContentLength = int64(size)
 			req.Header.Set("Content-Type", "application/json")
 			status := 0
@@ -71,6 +77,7 @@ func (f floodTarget) flood(tb testing.TB, n, size int) floodOutcome {
 				status = res.StatusCode
 				res.Body.Close()
 			}
+			last.arrive() // answered before its body reached the gate
 			mu.Lock()
 			out.unsigned[status]++
 			mu.Unlock()
@@ -102,6 +109,66 @@ func (f floodTarget) flood(tb testing.TB, n, size int) floodOutcome {
 		}
 		out.signed = append(out.signed, status)
 	}
+}
+
+// gate opens once n parties have arrived, or after a minute.
+type gate struct {
+	mu      sync.Mutex
+	waiting int
+	open    chan struct{}
+}
+
+func newGate(n int) *gate {
+	g := &gate{waiting: n, open: make(chan struct{})}
+	time.AfterFunc(time.Minute, g.release)
+	return g
+}
+
+func (g *gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+// arrive counts one party in.
+func (g *gate) arrive() {
+	g.mu.Lock()
+	g.waiting--
+	last := g.waiting == 0
+	g.mu.Unlock()
+	if last {
+		g.release()
+	}
+}
+
+// reader is the last byte of a body: it arrives at the gate, waits for it
+// to open, then gives the byte.
+func (g *gate) reader() *gated {
+	return &gated{g: g}
+}
+
+type gated struct {
+	g       *gate
+	arrived sync.Once
+	given   bool
+}
+
+// arrive counts the request in at the gate, once.
+func (r *gated) arrive() { r.arrived.Do(r.g.arrive) }
+
+func (r *gated) Read(p []byte) (int, error) {
+	if r.given {
+		return 0, io.EOF
+	}
+	r.arrive()
+	<-r.g.open
+	r.given = true
+	p[0] = '}'
+	return 1, nil
 }
 
 type zeros struct{}
@@ -185,11 +252,13 @@ func BenchmarkWebhookFlood(b *testing.B) {
 				accepted++
 			}
 		}
+		peak := peakRSS(b, f.run.cmd.Process.Pid)
 		b.ReportMetric(before, "rss-before-MB")
-		b.ReportMetric(peakRSS(b, f.run.cmd.Process.Pid), "peak-rss-MB")
+		b.ReportMetric(peak, "peak-rss-MB")
 		b.ReportMetric(float64(accepted), "signed-accepted")
 		b.ReportMetric(float64(len(out.signed)-accepted), "signed-failed")
-		b.Logf("unsigned requests by answer (0: connection closed while sending): %v; signed deliveries: %v", out.unsigned, out.signed)
+		b.Logf("peak RSS %.1f MB (%.1f MB before); unsigned requests by answer (0: connection closed while sending): %v; signed deliveries: %v",
+			peak, before, out.unsigned, out.signed)
 		f.run.stop()
 		b.StartTimer()
 	}
