@@ -184,7 +184,36 @@ func TestSlowBodyLosesItsPlace(t *testing.T) {
 	if res.StatusCode != http.StatusAccepted {
 		t.Fatalf("the delivery after the trickled one: %d, want 202", res.StatusCode)
 	}
-	if rec.count() != 1 {
-		t.Errorf("%d triggers, want 1", rec.count())
+	// The trigger runs after the answer is out.
+	waitUntil(t, "the trigger", 10*time.Second, func() bool { return rec.count() == 1 })
+}
+
+// TestRefusalsLogWithinABudget: a flood of forged requests gets
+// refusalLines log lines a second, and the next line says how many were
+// left out; authentic deliveries are always logged.
+func TestRefusalsLogWithinABudget(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := allOn()
+	cfg.Now = func() time.Time { return now }
+	h, _, logs := newHandler(t, cfg)
+	for range 3 * refusalLines {
+		if w := post(h, "/hooks/github", http.Header{}, []byte("{}")); w.Code != http.StatusUnauthorized {
+			t.Fatalf("unsigned: %d", w.Code)
+		}
+	}
+	if n := strings.Count(logs.String(), "no signature"); n != refusalLines {
+		t.Fatalf("%d refusals logged within a second, want %d", n, refusalLines)
+	}
+	hdr, body := signed(t, hosts[0], "refs/heads/main", newID())
+	if w := post(h, "/hooks/github", hdr, body); w.Code != http.StatusAccepted {
+		t.Fatalf("signed: %d", w.Code)
+	}
+	if !strings.Contains(logs.String(), "outcome=accepted") {
+		t.Fatal("an accepted delivery was not logged past the budget")
+	}
+	now = now.Add(time.Second)
+	post(h, "/hooks/github", http.Header{}, []byte("{}"))
+	if want := fmt.Sprintf("refusals_not_logged=%d", 2*refusalLines); !strings.Contains(logs.String(), want) {
+		t.Fatalf("the line after the budget does not say %s:\n%s", want, logs)
 	}
 }

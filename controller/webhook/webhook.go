@@ -98,7 +98,8 @@ func New(cfg Config, trigger func(reason string)) http.Handler {
 		cfg.BodyTimeout = DefaultBodyTimeout
 	}
 	h := &handler{cfg: cfg, trigger: trigger, providers: map[string]*provider{},
-		seen: newSeen(cfg.DedupeSize, cfg.DedupeWindow, cfg.Now), slots: make(chan struct{}, cfg.MaxConcurrent)}
+		seen: newSeen(cfg.DedupeSize, cfg.DedupeWindow, cfg.Now), slots: make(chan struct{}, cfg.MaxConcurrent),
+		refusals: &logBudget{now: cfg.Now}}
 	for _, p := range providers(cfg) {
 		if len(p.secret) > 0 {
 			h.providers[p.name] = p
@@ -113,6 +114,7 @@ type handler struct {
 	providers map[string]*provider
 	seen      *seen
 	slots     chan struct{} // one per delivery whose body is being read
+	refusals  *logBudget
 }
 
 // result is what one delivery came to.
@@ -136,16 +138,28 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	event, id := printable(p.event(r.Header)), printable(p.delivery(r.Header))
 	res := h.handle(p, w, r, event, id)
-	level := slog.LevelInfo
-	if res.status >= 400 {
-		level = slog.LevelWarn
-	}
-	h.cfg.Logger.Log(r.Context(), level, "webhook", "provider", p.name, "event", event, "delivery", id,
-		"outcome", res.outcome, "status", res.status)
+	h.log(r, p, event, id, res)
 	respond(w, res.status, res.outcome)
 	if res.status == http.StatusAccepted {
 		h.trigger(res.reason)
 	}
+}
+
+// log writes a delivery's line; refusals only within the log budget.
+func (h *handler) log(r *http.Request, p *provider, event, id string, res result) {
+	level, attrs := slog.LevelInfo, []any{"provider", p.name, "event", event, "delivery", id,
+		"outcome", res.outcome, "status", res.status}
+	if res.status >= 400 {
+		ok, dropped := h.refusals.take()
+		if !ok {
+			return
+		}
+		if dropped > 0 {
+			attrs = append(attrs, "refusals_not_logged", dropped)
+		}
+		level = slog.LevelWarn
+	}
+	h.cfg.Logger.Log(r.Context(), level, "webhook", attrs...)
 }
 
 // handle checks one delivery; it has no side effect but remembering the
