@@ -144,6 +144,9 @@ type Webhooks struct {
 	GitLabTokenFile     string `yaml:"gitlab_token_file"`
 	BitbucketSecretFile string `yaml:"bitbucket_secret_file"`
 	GenericSecretFile   string `yaml:"generic_secret_file"`
+	// MaxConcurrent bounds the deliveries whose bodies are read at once;
+	// 0 means the webhook package's default (8).
+	MaxConcurrent int `yaml:"max_concurrent"`
 }
 
 // Notify names the notification sinks. Slack, Discord and Teams webhook

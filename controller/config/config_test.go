@@ -149,6 +149,7 @@ func TestValidate(t *testing.T) {
 		{"poll too fast", func(c *Config) { c.Poll = "500ms" }, `poll: "500ms" is under the 1s minimum`},
 		{"poll garbage", func(c *Config) { c.Poll = "often" }, `poll: "often" is neither a duration nor a cron spec`},
 		{"drift", func(c *Config) { c.Drift = "fix" }, `drift: "fix" is not "correct" or "warn"`},
+		{"webhook bound negative", func(c *Config) { c.Webhooks.MaxConcurrent = -1 }, `webhooks.max_concurrent: -1 is negative`},
 		{"settle negative", func(c *Config) { c.Settle = Duration{-time.Second} }, `settle: "-1s" is negative`},
 		{"shared secret pattern", func(c *Config) { c.SharedSecrets = []string{"smtp_*", "a/b/c"} }, `shared_secrets[1]: "a/b/c" is not a pattern of secret names`},
 		{"token file ok", func(c *Config) { c.Git.TokenFile = secret }, ""},

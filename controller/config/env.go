@@ -34,6 +34,7 @@ package config
 //	BERTH_GITLAB_WEBHOOK_TOKEN_FILE      webhooks.gitlab_token_file
 //	BERTH_BITBUCKET_WEBHOOK_SECRET_FILE  webhooks.bitbucket_secret_file
 //	BERTH_GENERIC_WEBHOOK_SECRET_FILE    webhooks.generic_secret_file
+//	BERTH_WEBHOOK_MAX_CONCURRENT         webhooks.max_concurrent (a whole number)
 //	BERTH_NOTIFY_SLACK_URL_FILE          notify.slack_url_file
 //	BERTH_NOTIFY_DISCORD_URL_FILE        notify.discord_url_file
 //	BERTH_NOTIFY_TEAMS_URL_FILE          notify.teams_url_file

@@ -29,6 +29,8 @@ func BindFlags(fs *pflag.FlagSet) *Flags {
 			fs.Bool(s.flag, *s.bln(&d), usage)
 		case s.dur != nil:
 			fs.Duration(s.flag, s.dur(&d).Duration, usage)
+		case s.num != nil:
+			fs.Int(s.flag, *s.num(&d), usage)
 		case s.list != nil:
 			fs.String(s.flag, strings.Join(*s.list(&d), ","), usage)
 		default:

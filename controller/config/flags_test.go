@@ -47,6 +47,11 @@ func TestResolvePrecedence(t *testing.T) {
 			check: func(c Config) bool { return filepath.IsAbs(c.DataDir) && filepath.Base(c.DataDir) == "rel" }},
 		{name: "bad env bool", env: map[string]string{"BERTH_SHALLOW": "maybe"}, err: `BERTH_SHALLOW: "maybe" is not true or false`},
 		{name: "bad env duration", env: map[string]string{"BERTH_SETTLE": "1 sec"}, err: `BERTH_SETTLE: "1 sec" is not a duration`},
+		{name: "env and flag numbers", env: map[string]string{"BERTH_WEBHOOK_MAX_CONCURRENT": "4"},
+			check: func(c Config) bool { return c.Webhooks.MaxConcurrent == 4 }},
+		{name: "flag number over env", env: map[string]string{"BERTH_WEBHOOK_MAX_CONCURRENT": "4"}, args: []string{"--webhook-max-concurrent", "16"},
+			check: func(c Config) bool { return c.Webhooks.MaxConcurrent == 16 }},
+		{name: "bad env number", env: map[string]string{"BERTH_WEBHOOK_MAX_CONCURRENT": "many"}, err: `BERTH_WEBHOOK_MAX_CONCURRENT: "many" is not a whole number`},
 		{name: "bad flag", args: []string{"--poll", "100ms"}, err: `poll: "100ms" is under the 1s minimum`},
 		{name: "missing file", args: []string{"--config", filepath.Join(dir, "nope.yaml")}, err: "nope.yaml: no such file"},
 	} {
@@ -105,7 +110,7 @@ func TestFlagsAndVariables(t *testing.T) {
 		"git-ssh-key-file", "git-token-file", "git-username", "gitea-webhook-secret-file", "github-webhook-secret-file",
 		"gitlab-webhook-token-file", "host", "listen", "notify-discord-url-file", "notify-slack-url-file",
 		"notify-teams-url-file", "notify-webhook-secret-file", "notify-webhook-url", "path", "policy-profile", "poll", "repo", "secrets-dir",
-		"settle", "shallow", "shared-secrets", "status-url", "tag", "trusted-keys-file", "verify-commits"}
+		"settle", "shallow", "shared-secrets", "status-url", "tag", "trusted-keys-file", "verify-commits", "webhook-max-concurrent"}
 	if !reflect.DeepEqual(flags, wantFlags) {
 		t.Errorf("flags = %q\nwant %q", flags, wantFlags)
 	}
@@ -118,7 +123,7 @@ func TestFlagsAndVariables(t *testing.T) {
 		"BERTH_GIT_USERNAME", "BERTH_GIT_PASSWORD_FILE", "BERTH_GIT_TOKEN_FILE", "BERTH_GIT_SSH_KEY_FILE",
 		"BERTH_GIT_KNOWN_HOSTS_FILE", "BERTH_VERIFY_COMMITS", "BERTH_TRUSTED_KEYS_FILE",
 		"BERTH_GITHUB_WEBHOOK_SECRET_FILE", "BERTH_GITEA_WEBHOOK_SECRET_FILE", "BERTH_GITLAB_WEBHOOK_TOKEN_FILE",
-		"BERTH_BITBUCKET_WEBHOOK_SECRET_FILE", "BERTH_GENERIC_WEBHOOK_SECRET_FILE", "BERTH_NOTIFY_SLACK_URL_FILE",
+		"BERTH_BITBUCKET_WEBHOOK_SECRET_FILE", "BERTH_GENERIC_WEBHOOK_SECRET_FILE", "BERTH_WEBHOOK_MAX_CONCURRENT", "BERTH_NOTIFY_SLACK_URL_FILE",
 		"BERTH_NOTIFY_DISCORD_URL_FILE", "BERTH_NOTIFY_TEAMS_URL_FILE", "BERTH_NOTIFY_WEBHOOK_URL",
 		"BERTH_NOTIFY_WEBHOOK_SECRET_FILE", "BERTH_COMMIT_STATUS_PROVIDER", "BERTH_COMMIT_STATUS_TOKEN_FILE",
 		"BERTH_COMMIT_STATUS_URL", "BERTH_COMMIT_STATUS_OWNER", "BERTH_COMMIT_STATUS_REPO", "BERTH_STATUS_URL",

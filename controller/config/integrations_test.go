@@ -78,7 +78,7 @@ func TestValidateIntegrations(t *testing.T) {
 		want string // "" = valid
 	}{
 		{"all webhooks", func(c *Config) {
-			c.Webhooks = Webhooks{secret, secret, secret, secret, secret}
+			c.Webhooks = Webhooks{secret, secret, secret, secret, secret, 4}
 		}, ""},
 		{"webhook file missing", func(c *Config) { c.Webhooks.GiteaSecretFile = missing }, "webhooks.gitea_secret_file: open " + missing},
 		{"webhooks need listen", func(c *Config) { c.Webhooks.GitHubSecretFile, c.Listen = secret, "off" },

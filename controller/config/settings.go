@@ -17,6 +17,7 @@ type setting struct {
 	str func(*Config) *string
 	bln func(*Config) *bool
 	dur func(*Config) *Duration
+	num func(*Config) *int
 	// list is comma-separated in variables and flags.
 	list func(*Config) *[]string
 }
@@ -49,6 +50,7 @@ var settings = []setting{
 	{key: "webhooks.gitlab_token_file", flag: "gitlab-webhook-token-file", usage: "file holding the GitLab webhook secret token; turns on POST /hooks/gitlab", str: func(c *Config) *string { return &c.Webhooks.GitLabTokenFile }},
 	{key: "webhooks.bitbucket_secret_file", flag: "bitbucket-webhook-secret-file", usage: "file holding the Bitbucket webhook secret; turns on POST /hooks/bitbucket", str: func(c *Config) *string { return &c.Webhooks.BitbucketSecretFile }},
 	{key: "webhooks.generic_secret_file", flag: "generic-webhook-secret-file", usage: "file holding the HMAC secret of POST /hooks/generic; turns it on", str: func(c *Config) *string { return &c.Webhooks.GenericSecretFile }},
+	{key: "webhooks.max_concurrent", flag: "webhook-max-concurrent", usage: "deliveries whose bodies are read and checked at once; more get 503 with Retry-After (default 8)", num: func(c *Config) *int { return &c.Webhooks.MaxConcurrent }},
 	{key: "notify.slack_url_file", flag: "notify-slack-url-file", usage: "file holding a Slack incoming webhook URL", str: func(c *Config) *string { return &c.Notify.SlackURLFile }},
 	{key: "notify.discord_url_file", flag: "notify-discord-url-file", usage: "file holding a Discord webhook URL", str: func(c *Config) *string { return &c.Notify.DiscordURLFile }},
 	{key: "notify.teams_url_file", flag: "notify-teams-url-file", usage: "file holding a Microsoft Teams incoming webhook (or Workflows) URL", str: func(c *Config) *string { return &c.Notify.TeamsURLFile }},
@@ -88,6 +90,12 @@ func (s setting) set(c *Config, v string) error {
 			return fmt.Errorf("%q is not a duration (like 1s or 500ms)", v)
 		}
 		*s.dur(c) = Duration{d}
+	case s.num != nil:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*s.num(c) = n
 	case s.list != nil:
 		var l []string
 		for _, v := range strings.Split(v, ",") {

@@ -70,6 +70,9 @@ func (c *Config) Validate() error {
 	if c.Drift != DriftCorrect && c.Drift != DriftWarn {
 		add("drift: %q is not %q or %q", c.Drift, DriftCorrect, DriftWarn)
 	}
+	if c.Webhooks.MaxConcurrent < 0 {
+		add("webhooks.max_concurrent: %d is negative", c.Webhooks.MaxConcurrent)
+	}
 	if c.Settle.Duration < 0 {
 		add("settle: %q is negative", c.Settle.String())
 	}

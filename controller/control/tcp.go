@@ -62,9 +62,27 @@ func (t *TCP) Run(ctx context.Context) {
 	}
 }
 
+// Bounds of the listen server's connections. The listener faces the
+// network: a client that sends its headers slowly, keeps a connection
+// idle, or sends huge headers holds a goroutine and memory only this long
+// or this much. The webhook handler bounds body reads more tightly.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 30 * time.Second
+	IdleTimeout       = 60 * time.Second
+	MaxHeaderBytes    = 32 << 10 // Git hosts send a few KiB at most
+)
+
+// newServer is the listen server with its bounds.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout,
+		WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes}
+}
+
 // serve serves on ln until ctx ends (nil) or the server fails.
 func (t *TCP) serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: t.Handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
+	srv := newServer(t.Handler)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

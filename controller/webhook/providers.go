@@ -19,7 +19,12 @@ import (
 type provider struct {
 	name   string
 	secret []byte
-	verify func(h http.Header, body []byte) error
+	// signature reads the signature (or token) from the headers alone and
+	// checks its form, so that a request without a well-formed one is
+	// refused before a byte of its body is read.
+	signature func(h http.Header) ([]byte, error)
+	// verify checks sig, as signature returned it, against the body.
+	verify func(h http.Header, sig, body []byte) error
 	// event and delivery read the headers; either may be "".
 	event, delivery func(h http.Header) string
 	isPing          func(event string) bool
@@ -29,9 +34,11 @@ type provider struct {
 
 // Rejections; their text goes into the 401 answer and the log line.
 var (
-	errMissing  = errors.New("no signature")
-	errBad      = errors.New("signature does not match")
-	errSHA1Only = errors.New("only a SHA-1 signature: a sha256 signature is required")
+	errMissing   = errors.New("no signature")
+	errMalformed = errors.New("malformed signature: want 64 hex digits of HMAC-SHA256")
+	errBad       = errors.New("signature does not match")
+	errSHA1Only  = errors.New("only a SHA-1 signature: a sha256 signature is required")
+	errToken     = errors.New("token does not match")
 )
 
 func providers(c Config) []*provider {
@@ -39,12 +46,13 @@ func providers(c Config) []*provider {
 	return []*provider{
 		{
 			name: "github", secret: c.GitHubSecret,
-			verify: func(h http.Header, body []byte) error {
+			signature: func(h http.Header) ([]byte, error) {
 				if sig := h.Get("X-Hub-Signature-256"); sig != "" {
-					return checkPrefixed(c.GitHubSecret, body, sig)
+					return prefixed(sig)
 				}
-				return missingOrSHA1(h.Get("X-Hub-Signature"))
+				return nil, missingOrSHA1(h.Get("X-Hub-Signature"))
 			},
+			verify:   func(_ http.Header, sig, body []byte) error { return checkMAC(c.GitHubSecret, body, sig) },
 			event:    header("X-GitHub-Event"),
 			delivery: header("X-GitHub-Delivery"),
 			isPing:   func(e string) bool { return e == "ping" },
@@ -52,24 +60,28 @@ func providers(c Config) []*provider {
 		},
 		{
 			name: "gitea", secret: c.GiteaSecret,
-			verify:   func(h http.Header, body []byte) error { return verifyGitea(c.GiteaSecret, h, body) },
-			event:    header("X-Gitea-Event", "X-Forgejo-Event", "X-Gogs-Event", "X-GitHub-Event"),
-			delivery: header("X-Gitea-Delivery", "X-Forgejo-Delivery", "X-Gogs-Delivery", "X-GitHub-Delivery"),
-			isPing:   never, // Gitea and Forgejo have no ping; "Test delivery" sends a push
-			refs:     pushRef("push"),
+			signature: giteaSignature,
+			verify:    func(h http.Header, sig, body []byte) error { return verifyGitea(c.GiteaSecret, h, sig, body) },
+			event:     header("X-Gitea-Event", "X-Forgejo-Event", "X-Gogs-Event", "X-GitHub-Event"),
+			delivery:  header("X-Gitea-Delivery", "X-Forgejo-Delivery", "X-Gogs-Delivery", "X-GitHub-Delivery"),
+			isPing:    never, // Gitea and Forgejo have no ping; "Test delivery" sends a push
+			refs:      pushRef("push"),
 		},
 		{
 			name: "gitlab", secret: c.GitLabToken,
-			verify: func(h http.Header, _ []byte) error {
+			signature: func(h http.Header) ([]byte, error) {
 				tok := h.Get("X-Gitlab-Token")
 				if tok == "" {
-					return errMissing
+					return nil, errMissing
 				}
+				return []byte(tok), nil
+			},
+			verify: func(_ http.Header, tok, _ []byte) error {
 				// Hashing first makes the comparison take the same time
 				// whatever the lengths.
-				a, b := sha256.Sum256([]byte(tok)), sha256.Sum256(c.GitLabToken)
+				a, b := sha256.Sum256(tok), sha256.Sum256(c.GitLabToken)
 				if subtle.ConstantTimeCompare(a[:], b[:]) != 1 {
-					return errors.New("token does not match")
+					return errToken
 				}
 				return nil
 			},
@@ -80,10 +92,9 @@ func providers(c Config) []*provider {
 		},
 		{
 			name: "bitbucket", secret: c.BitbucketSecret,
-			verify: func(h http.Header, body []byte) error {
-				return checkPrefixed(c.BitbucketSecret, body, h.Get("X-Hub-Signature"))
-			},
-			event: header("X-Event-Key"),
+			signature: func(h http.Header) ([]byte, error) { return prefixed(h.Get("X-Hub-Signature")) },
+			verify:    func(_ http.Header, sig, body []byte) error { return checkMAC(c.BitbucketSecret, body, sig) },
+			event:     header("X-Event-Key"),
 			// X-Request-UUID (Cloud) and X-Request-Id (Data Center) name the
 			// delivery; X-Hook-UUID names the webhook, the same for every
 			// delivery, so it must not be used.
@@ -93,13 +104,12 @@ func providers(c Config) []*provider {
 		},
 		{
 			name: "generic", secret: c.GenericSecret,
-			verify: func(h http.Header, body []byte) error {
-				return checkPrefixed(c.GenericSecret, body, h.Get("X-Signature"))
-			},
-			event:    func(http.Header) string { return "push" },
-			delivery: header("X-Delivery"),
-			isPing:   never,
-			refs:     genericRefs,
+			signature: func(h http.Header) ([]byte, error) { return prefixed(h.Get("X-Signature")) },
+			verify:    func(_ http.Header, sig, body []byte) error { return checkMAC(c.GenericSecret, body, sig) },
+			event:     func(http.Header) string { return "push" },
+			delivery:  header("X-Delivery"),
+			isPing:    never,
+			refs:      genericRefs,
 		},
 	}
 }
@@ -116,16 +126,16 @@ func header(names ...string) func(http.Header) string {
 	}
 }
 
-// checkPrefixed checks a "sha256=<hex>" signature of body.
-func checkPrefixed(secret, body []byte, sig string) error {
+// prefixed decodes a "sha256=<hex>" signature.
+func prefixed(sig string) ([]byte, error) {
 	if sig == "" {
-		return errMissing
+		return nil, errMissing
 	}
 	hexSig, ok := strings.CutPrefix(sig, "sha256=")
 	if !ok {
-		return missingOrSHA1(sig)
+		return nil, missingOrSHA1(sig)
 	}
-	return checkHex(secret, body, hexSig)
+	return decodeMAC(hexSig)
 }
 
 // missingOrSHA1 tells a request with no signature from one signed with
@@ -137,27 +147,49 @@ func missingOrSHA1(sig string) error {
 	case strings.HasPrefix(sig, "sha1="):
 		return errSHA1Only
 	}
-	return errBad
+	return errMalformed
 }
 
-// checkHex compares the hex HMAC-SHA256 of body in constant time.
-func checkHex(secret, body []byte, hexSig string) error {
-	got, err := hex.DecodeString(hexSig)
-	if err != nil {
-		return errBad
+// decodeMAC decodes the hex of an HMAC-SHA256: 64 digits, either case.
+func decodeMAC(hexSig string) ([]byte, error) {
+	if len(hexSig) != 2*sha256.Size {
+		return nil, errMalformed
 	}
+	mac, err := hex.DecodeString(hexSig)
+	if err != nil {
+		return nil, errMalformed
+	}
+	return mac, nil
+}
+
+// checkMAC compares mac with the HMAC-SHA256 of body in constant time.
+func checkMAC(secret, body, mac []byte) error {
 	m := hmac.New(sha256.New, secret)
 	m.Write(body)
-	if !hmac.Equal(got, m.Sum(nil)) {
+	if !hmac.Equal(mac, m.Sum(nil)) {
 		return errBad
 	}
 	return nil
 }
 
-// verifyGitea accepts any of the SHA-256 signatures Gitea and Forgejo send.
-// They sign the JSON payload itself, also when it is sent form-encoded
-// (payload=…), where GitHub signs the raw body.
-func verifyGitea(secret []byte, h http.Header, body []byte) error {
+// giteaSignature reads the first of the SHA-256 signatures Gitea and
+// Forgejo send.
+func giteaSignature(h http.Header) ([]byte, error) {
+	for _, name := range []string{"X-Gitea-Signature", "X-Forgejo-Signature"} {
+		if sig := h.Get(name); sig != "" {
+			return decodeMAC(sig)
+		}
+	}
+	if sig := h.Get("X-Hub-Signature-256"); sig != "" {
+		return prefixed(sig)
+	}
+	return nil, missingOrSHA1(h.Get("X-Hub-Signature"))
+}
+
+// verifyGitea checks a Gitea or Forgejo signature. They sign the JSON
+// payload itself, also when it is sent form-encoded (payload=…), where
+// GitHub signs the raw body.
+func verifyGitea(secret []byte, h http.Header, sig, body []byte) error {
 	signed := body
 	if isForm(h.Get("Content-Type")) {
 		v, err := url.ParseQuery(string(body))
@@ -166,15 +198,7 @@ func verifyGitea(secret []byte, h http.Header, body []byte) error {
 		}
 		signed = []byte(v.Get("payload"))
 	}
-	for _, name := range []string{"X-Gitea-Signature", "X-Forgejo-Signature"} {
-		if sig := h.Get(name); sig != "" {
-			return checkHex(secret, signed, sig)
-		}
-	}
-	if sig := h.Get("X-Hub-Signature-256"); sig != "" {
-		return checkPrefixed(secret, signed, sig)
-	}
-	return missingOrSHA1(h.Get("X-Hub-Signature"))
+	return checkMAC(secret, signed, sig)
 }
 
 func isForm(contentType string) bool {

@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -25,10 +26,13 @@ import (
 // MaxBody is the largest request body read; larger ones get 413.
 const MaxBody = 1 << 20
 
-// Defaults of the delivery ID memory.
+// Defaults of the delivery ID memory and of the bounds on the requests in
+// progress.
 const (
-	DefaultDedupeSize   = 1024
-	DefaultDedupeWindow = 24 * time.Hour
+	DefaultDedupeSize    = 1024
+	DefaultDedupeWindow  = 24 * time.Hour
+	DefaultMaxConcurrent = 8
+	DefaultBodyTimeout   = 10 * time.Second
 )
 
 // Config turns providers on (a provider whose secret is empty answers 404)
@@ -52,6 +56,15 @@ type Config struct {
 	// DedupeSize IDs, each for DedupeWindow (defaults 1024 and 24 h).
 	DedupeSize   int
 	DedupeWindow time.Duration
+
+	// MaxConcurrent bounds the deliveries whose bodies are being read and
+	// checked at once (default 8); past it a delivery gets 503 with
+	// Retry-After. Only requests whose signature header is well formed
+	// take a place: the others are refused before their body is read.
+	MaxConcurrent int
+	// BodyTimeout bounds the reading of one body (default 10 s): a sender
+	// trickling its body keeps a place that long at most.
+	BodyTimeout time.Duration
 }
 
 // Enabled says whether any provider is on, that is whether the handler
@@ -78,8 +91,15 @@ func New(cfg Config, trigger func(reason string)) http.Handler {
 	if cfg.DedupeWindow <= 0 {
 		cfg.DedupeWindow = DefaultDedupeWindow
 	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
 	h := &handler{cfg: cfg, trigger: trigger, providers: map[string]*provider{},
-		seen: newSeen(cfg.DedupeSize, cfg.DedupeWindow, cfg.Now)}
+		seen: newSeen(cfg.DedupeSize, cfg.DedupeWindow, cfg.Now), slots: make(chan struct{}, cfg.MaxConcurrent),
+		refusals: &logBudget{now: cfg.Now}}
 	for _, p := range providers(cfg) {
 		if len(p.secret) > 0 {
 			h.providers[p.name] = p
@@ -93,6 +113,8 @@ type handler struct {
 	trigger   func(string)
 	providers map[string]*provider
 	seen      *seen
+	slots     chan struct{} // one per delivery whose body is being read
+	refusals  *logBudget
 }
 
 // result is what one delivery came to.
@@ -116,32 +138,55 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	event, id := printable(p.event(r.Header)), printable(p.delivery(r.Header))
 	res := h.handle(p, w, r, event, id)
-	level := slog.LevelInfo
-	if res.status >= 400 {
-		level = slog.LevelWarn
-	}
-	h.cfg.Logger.Log(r.Context(), level, "webhook", "provider", p.name, "event", event, "delivery", id,
-		"outcome", res.outcome, "status", res.status)
+	h.log(r, p, event, id, res)
 	respond(w, res.status, res.outcome)
 	if res.status == http.StatusAccepted {
 		h.trigger(res.reason)
 	}
 }
 
+// log writes a delivery's line; refusals only within the log budget.
+func (h *handler) log(r *http.Request, p *provider, event, id string, res result) {
+	level, attrs := slog.LevelInfo, []any{"provider", p.name, "event", event, "delivery", id,
+		"outcome", res.outcome, "status", res.status}
+	if res.status >= 400 {
+		ok, dropped := h.refusals.take()
+		if !ok {
+			return
+		}
+		if dropped > 0 {
+			attrs = append(attrs, "refusals_not_logged", dropped)
+		}
+		level = slog.LevelWarn
+	}
+	h.cfg.Logger.Log(r.Context(), level, "webhook", attrs...)
+}
+
 // handle checks one delivery; it has no side effect but remembering the
-// delivery ID of an authentic request.
+// delivery ID of an authentic request. What the headers alone can refuse
+// is refused before the body is read, and the body is read only within a
+// place among MaxConcurrent and within BodyTimeout, so that a flood of
+// forged requests costs little memory and cannot starve authentic ones of
+// places for long.
 func (h *handler) handle(p *provider, w http.ResponseWriter, r *http.Request, event, id string) result {
+	sig, err := p.signature(r.Header)
+	if err != nil {
+		return result{status: http.StatusUnauthorized, outcome: "rejected: " + err.Error()}
+	}
 	if r.ContentLength > MaxBody {
 		return result{status: http.StatusRequestEntityTooLarge, outcome: "rejected: body over 1 MiB"}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return result{status: http.StatusRequestEntityTooLarge, outcome: "rejected: body over 1 MiB"}
-		}
-		return result{status: http.StatusBadRequest, outcome: "rejected: reading the body failed"}
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	default:
+		return result{status: http.StatusServiceUnavailable, outcome: "refused: too many deliveries in progress"}
 	}
-	if err := p.verify(r.Header, body); err != nil {
+	body, res := h.readBody(w, r)
+	if res.status != 0 {
+		return res
+	}
+	if err := p.verify(r.Header, sig, body); err != nil {
 		return result{status: http.StatusUnauthorized, outcome: "rejected: " + err.Error()}
 	}
 	if id != "" && !h.seen.add(p.name+"\x00"+id) {
@@ -150,6 +195,32 @@ func (h *handler) handle(p *provider, w http.ResponseWriter, r *http.Request, ev
 	if p.isPing(event) {
 		return result{status: http.StatusOK, outcome: "ping"}
 	}
+	return h.push(p, r, event, id, body)
+}
+
+// readBody reads at most MaxBody within BodyTimeout; a zero status means
+// it did.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, result) {
+	rc := http.NewResponseController(w)
+	// Not every ResponseWriter has a connection to set a deadline on (a
+	// test's recorder has none); the server's ReadTimeout still holds.
+	_ = rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	_ = rc.SetReadDeadline(time.Time{})
+	if err == nil {
+		return body, result{}
+	}
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return nil, result{status: http.StatusRequestEntityTooLarge, outcome: "rejected: body over 1 MiB"}
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, result{status: http.StatusRequestTimeout, outcome: "rejected: the body took over " + h.cfg.BodyTimeout.String()}
+	}
+	return nil, result{status: http.StatusBadRequest, outcome: "rejected: reading the body failed"}
+}
+
+// push reads the refs of an authentic push and says whether it triggers.
+func (h *handler) push(p *provider, r *http.Request, event, id string, body []byte) result {
 	refs, push, err := p.refs(event, r.Header.Get("Content-Type"), body)
 	switch {
 	case err != nil:
@@ -194,12 +265,19 @@ func (h *handler) followed(refs []string) (string, bool) {
 
 // respond writes a complete answer (with its length, so the client has all
 // of it once flushed) and flushes it, so that the sender is answered before
-// the trigger runs.
+// the trigger runs. A refusal closes the connection: the body may be
+// unread, and the sender must not go on streaming it.
 func respond(w http.ResponseWriter, status int, msg string) {
 	body := msg + "\n"
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if status >= 400 {
+		w.Header().Set("Connection", "close")
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, body)
 	_ = http.NewResponseController(w).Flush()
