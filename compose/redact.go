@@ -11,6 +11,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berth-gitops/berth/compose/budget"
 )
 
 // Redacted stands in for a value in any text berth shows.
@@ -152,7 +154,7 @@ func (r *Redactor) learnInterpolation(files []string, osEnv bool) {
 		return
 	}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := budget.ReadFile(f, f, MaxStackFileSize)
 		if err != nil {
 			continue
 		}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/berth-gitops/berth/compose/budget"
 )
 
 // The x-berth schema: what only berth reads, kept in extension fields so
@@ -165,15 +166,17 @@ func ReadSettings(dir, env string) (Settings, error) {
 		if err := g.file("compose file", f, MaxStackFileSize); err != nil {
 			return Settings{}, err
 		}
-		if err := readSettings(f, &s); err != nil {
+		if err := readSettings(f, &s); err != nil && !budget.IsError(err) {
 			return Settings{}, errors.New(scrubText(err.Error(), abs))
+		} else if err != nil {
+			return Settings{}, err // names the file by its base name only
 		}
 	}
 	return s, nil
 }
 
 func readSettings(file string, s *Settings) error {
-	data, err := os.ReadFile(file)
+	data, err := budget.ReadYAML(filepath.Base(file), file, composeBudget)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,6 +20,8 @@ import (
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
+
+	"github.com/berth-gitops/berth/compose/budget"
 )
 
 // berth reads files made by the sops CLI (github.com/getsops/sops) with age
@@ -150,6 +153,9 @@ func parseSopsTree(path string, data []byte) (*sopsDoc, sopsMap, error) {
 	)
 	switch d.store {
 	case sopsYAML:
+		if err := budget.Check(filepath.Base(path), data, budget.Data); err != nil {
+			return nil, nil, err
+		}
 		d.branches, meta, err = parseSopsYAML(data)
 		return d, meta, err
 	case sopsJSON, sopsBinary:
