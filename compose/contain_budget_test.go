@@ -62,7 +62,7 @@ func TestStackInputsOverBudgetAreRefused(t *testing.T) {
 		{"two documents", map[string]string{"compose.yaml": "services: {}\n---\nservices: {}\n"},
 			"compose.yaml is over the budget of 1 documents"},
 		{"sops file with a bomb in its second document", map[string]string{
-			"compose.yaml": "services:\n  api:\n    image: example/api:1.0\n    secrets: [s]\nsecrets:\n  s:\n    file: data.sops.yaml\n",
+			"compose.yaml":   "services:\n  api:\n    image: example/api:1.0\n    secrets: [s]\nsecrets:\n  s:\n    file: data.sops.yaml\n",
 			"data.sops.yaml": "sops:\n  mac: x\n---\n" + strings.Replace(aliasBomb(10), "services:\n  api:\n    image: example/api:1.0\n", "", 1)},
 			"data.sops.yaml is over the budget of 100000 expanded nodes"},
 	}
