@@ -315,6 +315,8 @@ func (s *stack) lint(hash string, p *types.Project) ([]string, error) {
 		if pol, err = lint.ParsePolicyRules(data, policyFile, policy.Rules()); err != nil {
 			return nil, reconcile.Stalling(err)
 		}
+	case errors.Is(err, gitsource.ErrTooLarge):
+		return nil, reconcile.Stalling(err)
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, reconcile.Retrying("Git read failed", fmt.Errorf("read %s: %w", policyFile, err))
 	}

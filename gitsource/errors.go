@@ -20,6 +20,8 @@ var (
 	ErrRefNotFound = errors.New("not found") // a branch, tag, commit or revision
 
 	ErrUntrusted = errors.New("commit signature not trusted")
+	// ErrTooLarge is a file larger than ReadFile reads (MaxReadFile).
+	ErrTooLarge = errors.New("file too large")
 	ErrReadOnly  = errors.New("repository is opened read-only")
 )
 

@@ -230,3 +230,21 @@ func TestOpenLocalResolve(t *testing.T) {
 		t.Fatal("OpenLocal on a plain directory worked")
 	}
 }
+
+func TestReadFileRefusesLargeFiles(t *testing.T) {
+	t.Parallel()
+	srv := gittest.NewServer(t, gittest.ServerOptions{})
+	w := srv.NewWork("app")
+	w.Write("big", strings.Repeat("x", gitsource.MaxReadFile+1))
+	w.Write("small", strings.Repeat("x", gitsource.MaxReadFile))
+	c := w.Commit("files")
+	w.Push()
+	r := open(t, gitsource.Options{URL: srv.URL("app")})
+	fetch(t, r)
+	if _, err := r.ReadFile(c, "big"); !errors.Is(err, gitsource.ErrTooLarge) {
+		t.Fatalf("ReadFile of a file over the limit: %v", err)
+	}
+	if b, err := r.ReadFile(c, "small"); err != nil || len(b) != gitsource.MaxReadFile {
+		t.Fatalf("ReadFile of a file at the limit: %d bytes, %v", len(b), err)
+	}
+}
