@@ -22,7 +22,7 @@ var (
 	ErrUntrusted = errors.New("commit signature not trusted")
 	// ErrTooLarge is a file larger than ReadFile reads (MaxReadFile).
 	ErrTooLarge = errors.New("file too large")
-	ErrReadOnly  = errors.New("repository is opened read-only")
+	ErrReadOnly = errors.New("repository is opened read-only")
 )
 
 // UnsafeTreeError is a commit whose files berth refuses to export: a path

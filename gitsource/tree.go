@@ -161,6 +161,9 @@ func (r *Repo) Dirs(hash, dir string) ([]string, error) {
 		if e.Mode == filemode.Dir {
 			names = append(names, e.Name)
 		}
+		if len(names) > MaxDirs {
+			return nil, fmt.Errorf("%s: %w", dir, overBudget("folders", MaxDirs))
+		}
 	}
 	sort.Strings(names)
 	return names, nil

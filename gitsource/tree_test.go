@@ -248,3 +248,28 @@ func TestReadFileRefusesLargeFiles(t *testing.T) {
 		t.Fatalf("ReadFile of a file at the limit: %d bytes, %v", len(b), err)
 	}
 }
+
+func TestListingsPastTheirBudgetAreRefused(t *testing.T) {
+	t.Parallel()
+	srv := gittest.NewServer(t, gittest.ServerOptions{})
+	w := srv.NewWork("app")
+	for i := 0; i <= gitsource.MaxDirs; i++ {
+		w.Write(fmt.Sprintf("stacks/s%d/compose.yaml", i), "services: {}\n")
+	}
+	for i := 0; i < gitsource.MaxTreeEntries; i++ {
+		w.Write(fmt.Sprintf("stacks/s0/f%d", i), "x")
+	}
+	c := w.Commit("too many")
+	w.Push()
+	r := open(t, gitsource.Options{URL: srv.URL("app")})
+	fetch(t, r)
+	if _, err := r.Dirs(c, "stacks"); !errors.Is(err, gitsource.ErrTooLarge) {
+		t.Errorf("Dirs of %d stacks: %v", gitsource.MaxDirs+1, err)
+	}
+	if _, err := r.ExportTree(c, "stacks/s0", t.TempDir()); !errors.Is(err, gitsource.ErrTooLarge) {
+		t.Errorf("export of %d files: %v", gitsource.MaxTreeEntries+1, err)
+	}
+	if _, err := r.ExportTree(c, "stacks/s1", t.TempDir()); err != nil {
+		t.Errorf("export of a small stack: %v", err)
+	}
+}
