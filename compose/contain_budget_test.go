@@ -104,3 +104,30 @@ func TestReadSettingsRefusesAnAliasBomb(t *testing.T) {
 		t.Fatalf("ReadSettings: %v", err)
 	}
 }
+
+// BenchmarkLoadRefusesOverBudget is the time a load takes to refuse each
+// stack over a budget: what one bomb commit costs the loop.
+func BenchmarkLoadRefusesOverBudget(b *testing.B) {
+	cases := []struct {
+		name  string
+		files map[string]string
+	}{
+		{"alias-bomb", map[string]string{"compose.yaml": aliasBomb(10)}},
+		{"exponential-include-graph", includeGraphFiles(14)},
+		{"include-chain-300", includeChainFiles(300)},
+		{"sops-second-document-bomb", map[string]string{
+			"compose.yaml":   "services:\n  api:\n    image: example/api:1.0\n    secrets: [s]\nsecrets:\n  s:\n    file: data.sops.yaml\n",
+			"data.sops.yaml": "sops:\n  mac: x\n---\n" + strings.Replace(aliasBomb(10), "services:\n  api:\n    image: example/api:1.0\n", "", 1)}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			s := newHostStack(b)
+			s.write(b, tc.files)
+			for b.Loop() {
+				if err := s.load(); !budget.IsError(err) {
+					b.Fatalf("load: %v", err)
+				}
+			}
+		})
+	}
+}

@@ -23,7 +23,7 @@ type hostStack struct {
 	root, dir, host string
 }
 
-func newHostStack(t *testing.T) *hostStack {
+func newHostStack(t testing.TB) *hostStack {
 	t.Helper()
 	root := t.TempDir()
 	s := &hostStack{root: root, dir: filepath.Join(root, "repo", "stacks", "shop"), host: filepath.Join(root, "host", "secret")}
@@ -35,7 +35,7 @@ func newHostStack(t *testing.T) *hostStack {
 	return s
 }
 
-func (s *hostStack) write(t *testing.T, files map[string]string) {
+func (s *hostStack) write(t testing.TB, files map[string]string) {
 	t.Helper()
 	for name, content := range files {
 		writeFile(t, filepath.Join(s.dir, name), strings.ReplaceAll(content, "HOST", s.host))
@@ -299,7 +299,7 @@ func TestScanOfNestedMergesStaysSmall(t *testing.T) {
 	}
 }
 
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
