@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"regexp"
@@ -173,12 +174,11 @@ var interpolated = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
 // envFileKeys lists the variables an env file sets; none when it does not
 // parse (the load reports that).
 func envFileKeys(path string) []string {
-	f, err := os.Open(path)
+	data, err := budget.ReadFile(path, path, MaxStackFileSize)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	m, err := dotenv.ParseWithLookup(f, func(string) (string, bool) { return "", true })
+	m, err := dotenv.ParseWithLookup(bytes.NewReader(data), func(string) (string, bool) { return "", true })
 	if err != nil {
 		return nil
 	}
