@@ -11,6 +11,9 @@ const (
 	// MaxTreeEntries bounds the files and folders of one export: a stack
 	// folder.
 	MaxTreeEntries = 2000
+	// MaxExportFile bounds one file an export writes: go-git holds a blob
+	// in memory several times over while it is read.
+	MaxExportFile = 32 << 20
 )
 
 // overBudget is a listing past one of the budgets; it is ErrTooLarge.

@@ -273,3 +273,21 @@ func TestListingsPastTheirBudgetAreRefused(t *testing.T) {
 		t.Errorf("export of a small stack: %v", err)
 	}
 }
+
+func TestExportRefusesLargeFiles(t *testing.T) {
+	t.Parallel()
+	srv := gittest.NewServer(t, gittest.ServerOptions{})
+	w := srv.NewWork("app")
+	w.Write("stacks/big/data", strings.Repeat("x", gitsource.MaxExportFile+1))
+	w.Write("stacks/ok/data", strings.Repeat("x", 1<<20))
+	c := w.Commit("files")
+	w.Push()
+	r := open(t, gitsource.Options{URL: srv.URL("app")})
+	fetch(t, r)
+	if _, err := r.ExportTree(c, "stacks/big", t.TempDir()); !errors.Is(err, gitsource.ErrTooLarge) || !strings.Contains(err.Error(), "data") {
+		t.Fatalf("export of a file over the budget: %v", err)
+	}
+	if _, err := r.ExportTree(c, "stacks/ok", t.TempDir()); err != nil {
+		t.Fatalf("export of a 1 MiB file: %v", err)
+	}
+}
