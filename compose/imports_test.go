@@ -17,14 +17,15 @@ const module = "github.com/berth-gitops/berth/"
 // stage: each package may import only the berth packages listed for it.
 // The root is the vocabulary and the pure planner and imports none.
 var allowedImports = map[string][]string{
-	"compose":         nil,
-	"compose/sops":    nil,
-	"compose/convert": {"compose"},
+	"compose/budget":  nil,
+	"compose":         {"compose/budget"},
+	"compose/sops":    {"compose/budget"},
+	"compose/convert": {"compose", "compose/budget"},
 	"compose/observe": {"compose"},
-	"compose/load":    {"compose", "compose/convert", "compose/sops"},
+	"compose/load":    {"compose", "compose/budget", "compose/convert", "compose/sops"},
 	"compose/apply":   {"compose", "compose/convert", "compose/observe"},
 	"compose/compare": {"compose", "compose/load", "gitsource"},
-	"compose/lint":    {"compose", "compose/load"},
+	"compose/lint":    {"compose", "compose/budget", "compose/load"},
 }
 
 // TestImportsPointOneWay reads the import clauses of every package under

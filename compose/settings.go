@@ -3,7 +3,6 @@ package compose
 import (
 	"fmt"
 	"maps"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/berth-gitops/berth/compose/budget"
 )
 
 // The x-berth schema: what only berth reads, kept in extension fields so
@@ -141,7 +142,7 @@ func ReadStackSettings(p *types.Project) (Settings, error) {
 // ReadSettingsFile adds the top-level x-berth of one compose file, as it is
 // before interpolation, to s.
 func ReadSettingsFile(file string, s *Settings) error {
-	data, err := os.ReadFile(file)
+	data, err := budget.ReadYAML(filepath.Base(file), file, budget.Compose)
 	if err != nil {
 		return err
 	}

@@ -219,6 +219,9 @@ func exportFault(err error) error {
 	if u := (*gitsource.UnsafeTreeError)(nil); errors.As(err, &u) {
 		return err
 	}
+	if errors.Is(err, gitsource.ErrTooLarge) {
+		return reconcile.Stalling(err)
+	}
 	return reconcile.Retrying("export failed", err)
 }
 

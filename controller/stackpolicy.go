@@ -11,6 +11,7 @@ import (
 	"github.com/berth-gitops/berth/compose/lint"
 	"github.com/berth-gitops/berth/controller/policy"
 	"github.com/berth-gitops/berth/controller/reconcile"
+	"github.com/berth-gitops/berth/gitsource"
 )
 
 // review holds a loaded commit to the host policy, the production
@@ -59,6 +60,8 @@ func (s *stack) repoPolicy(hash string) (lint.Policy, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return lint.Policy{}, nil
+	case errors.Is(err, gitsource.ErrTooLarge):
+		return lint.Policy{}, reconcile.Stalling(err)
 	case err != nil:
 		return lint.Policy{}, reconcile.Retrying("Git read failed", fmt.Errorf("read %s: %w", policyFile, err))
 	}

@@ -20,7 +20,9 @@ var (
 	ErrRefNotFound = errors.New("not found") // a branch, tag, commit or revision
 
 	ErrUntrusted = errors.New("commit signature not trusted")
-	ErrReadOnly  = errors.New("repository is opened read-only")
+	// ErrTooLarge is a file larger than ReadFile reads (MaxReadFile).
+	ErrTooLarge = errors.New("file too large")
+	ErrReadOnly = errors.New("repository is opened read-only")
 )
 
 // UnsafeTreeError is a commit whose files berth refuses to export: a path

@@ -40,6 +40,9 @@ func readSnapshot(s storer.EncodedObjectStorer, t *object.Tree) (snapshot, error
 		if err != nil {
 			return snap, err
 		}
+		if len(snap.files)+len(snap.dirs) >= MaxTreeEntries {
+			return snap, overBudget("files and folders", MaxTreeEntries)
+		}
 		if !safeName(name) {
 			return snap, &UnsafeTreeError{Path: name, Err: fmt.Errorf("unsafe path %q in tree", name)}
 		}

@@ -285,6 +285,9 @@ func (r *Repo) writeFile(root *os.Root, name string, e entry) (err error) {
 	if err != nil {
 		return err
 	}
+	if blob.Size > MaxExportFile {
+		return fmt.Errorf("%s: %w", name, overBudget("bytes in one file", MaxExportFile))
+	}
 	rd, err := blob.Reader()
 	if err != nil {
 		return err

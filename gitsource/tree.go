@@ -161,14 +161,22 @@ func (r *Repo) Dirs(hash, dir string) ([]string, error) {
 		if e.Mode == filemode.Dir {
 			names = append(names, e.Name)
 		}
+		if len(names) > MaxDirs {
+			return nil, fmt.Errorf("%s: %w", dir, overBudget("folders", MaxDirs))
+		}
 	}
 	sort.Strings(names)
 	return names, nil
 }
 
+// MaxReadFile bounds what ReadFile reads: it reads small files berth
+// decodes itself (the repo's lint policy), never a stack's data.
+const MaxReadFile = 1 << 20
+
 // ReadFile returns a file's content at a commit. A symlink is followed when
 // its target stays inside the repository. An absent file (or a folder)
-// gives an error that is fs.ErrNotExist.
+// gives an error that is fs.ErrNotExist; one larger than MaxReadFile an
+// error that is ErrTooLarge.
 func (r *Repo) ReadFile(hash, name string) ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -213,6 +221,9 @@ func blobBytes(s storer.EncodedObjectStorer, h plumbing.Hash) ([]byte, error) {
 	blob, err := object.GetBlob(s, h)
 	if err != nil {
 		return nil, err
+	}
+	if blob.Size > MaxReadFile {
+		return nil, fmt.Errorf("larger than %d bytes: %w", MaxReadFile, ErrTooLarge)
 	}
 	rd, err := blob.Reader()
 	if err != nil {

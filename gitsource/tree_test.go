@@ -230,3 +230,64 @@ func TestOpenLocalResolve(t *testing.T) {
 		t.Fatal("OpenLocal on a plain directory worked")
 	}
 }
+
+func TestReadFileRefusesLargeFiles(t *testing.T) {
+	t.Parallel()
+	srv := gittest.NewServer(t, gittest.ServerOptions{})
+	w := srv.NewWork("app")
+	w.Write("big", strings.Repeat("x", gitsource.MaxReadFile+1))
+	w.Write("small", strings.Repeat("x", gitsource.MaxReadFile))
+	c := w.Commit("files")
+	w.Push()
+	r := open(t, gitsource.Options{URL: srv.URL("app")})
+	fetch(t, r)
+	if _, err := r.ReadFile(c, "big"); !errors.Is(err, gitsource.ErrTooLarge) {
+		t.Fatalf("ReadFile of a file over the limit: %v", err)
+	}
+	if b, err := r.ReadFile(c, "small"); err != nil || len(b) != gitsource.MaxReadFile {
+		t.Fatalf("ReadFile of a file at the limit: %d bytes, %v", len(b), err)
+	}
+}
+
+func TestListingsPastTheirBudgetAreRefused(t *testing.T) {
+	t.Parallel()
+	srv := gittest.NewServer(t, gittest.ServerOptions{})
+	w := srv.NewWork("app")
+	for i := 0; i <= gitsource.MaxDirs; i++ {
+		w.Write(fmt.Sprintf("stacks/s%d/compose.yaml", i), "services: {}\n")
+	}
+	for i := 0; i < gitsource.MaxTreeEntries; i++ {
+		w.Write(fmt.Sprintf("stacks/s0/f%d", i), "x")
+	}
+	c := w.Commit("too many")
+	w.Push()
+	r := open(t, gitsource.Options{URL: srv.URL("app")})
+	fetch(t, r)
+	if _, err := r.Dirs(c, "stacks"); !errors.Is(err, gitsource.ErrTooLarge) {
+		t.Errorf("Dirs of %d stacks: %v", gitsource.MaxDirs+1, err)
+	}
+	if _, err := r.ExportTree(c, "stacks/s0", t.TempDir()); !errors.Is(err, gitsource.ErrTooLarge) {
+		t.Errorf("export of %d files: %v", gitsource.MaxTreeEntries+1, err)
+	}
+	if _, err := r.ExportTree(c, "stacks/s1", t.TempDir()); err != nil {
+		t.Errorf("export of a small stack: %v", err)
+	}
+}
+
+func TestExportRefusesLargeFiles(t *testing.T) {
+	t.Parallel()
+	srv := gittest.NewServer(t, gittest.ServerOptions{})
+	w := srv.NewWork("app")
+	w.Write("stacks/big/data", strings.Repeat("x", gitsource.MaxExportFile+1))
+	w.Write("stacks/ok/data", strings.Repeat("x", 1<<20))
+	c := w.Commit("files")
+	w.Push()
+	r := open(t, gitsource.Options{URL: srv.URL("app")})
+	fetch(t, r)
+	if _, err := r.ExportTree(c, "stacks/big", t.TempDir()); !errors.Is(err, gitsource.ErrTooLarge) || !strings.Contains(err.Error(), "data") {
+		t.Fatalf("export of a file over the budget: %v", err)
+	}
+	if _, err := r.ExportTree(c, "stacks/ok", t.TempDir()); err != nil {
+		t.Fatalf("export of a 1 MiB file: %v", err)
+	}
+}

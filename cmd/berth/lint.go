@@ -18,6 +18,7 @@ import (
 	"github.com/berth-gitops/berth/compose/load"
 	"github.com/berth-gitops/berth/controller/config"
 	"github.com/berth-gitops/berth/controller/policy"
+	"github.com/berth-gitops/berth/gitsource"
 )
 
 type lintFlags struct {
@@ -140,6 +141,9 @@ func (f *lintFlags) stacks(dir string) ([]string, string, error) {
 	}
 	if len(out) == 0 {
 		return nil, "", fmt.Errorf("%s has no compose file, and no folder under %s has one", dir, root)
+	}
+	if len(out) > gitsource.MaxDirs {
+		return nil, "", fmt.Errorf("%s holds more than %d stacks", root, gitsource.MaxDirs)
 	}
 	return out, base, nil
 }

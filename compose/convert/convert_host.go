@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/berth-gitops/berth/compose"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/moby/api/types/container"
+
+	"github.com/berth-gitops/berth/compose/budget"
 )
 
 func hostConfig(p *types.Project, s types.ServiceConfig) (*container.HostConfig, error) {
@@ -288,7 +289,7 @@ func securityOpts(p *types.Project, opts []string) ([]string, bool, error) {
 }
 
 func seccompProfile(p *types.Project, path string) (string, error) {
-	raw, err := os.ReadFile(p.RelativePath(path))
+	raw, err := budget.ReadFile(path, p.RelativePath(path), budget.Compose.Bytes)
 	if err != nil {
 		return "", fmt.Errorf("security_opt: seccomp profile: %w", err)
 	}

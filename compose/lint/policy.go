@@ -11,6 +11,8 @@ import (
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/berth-gitops/berth/compose/budget"
 )
 
 // PolicyFile is where a repository keeps its policy, from its root.
@@ -98,7 +100,7 @@ func ParsePolicy(data []byte, name string) (Policy, error) {
 // extra are rules checked elsewhere (the host policy's) that a policy may
 // name.
 func ReadPolicyRules(file string, missingOK bool, extra []Rule) (Policy, error) {
-	data, err := os.ReadFile(file)
+	data, err := budget.ReadFile(file, file, budget.Compose.Bytes)
 	if missingOK && errors.Is(err, fs.ErrNotExist) {
 		return Policy{}, nil
 	}
@@ -111,6 +113,9 @@ func ReadPolicyRules(file string, missingOK bool, extra []Rule) (Policy, error) 
 // ParsePolicyRules is ParsePolicy knowing the extra rules too.
 func ParsePolicyRules(data []byte, name string, extra []Rule) (Policy, error) {
 	pol := Policy{File: name}
+	if err := budget.Check(name, data, budget.Compose); err != nil {
+		return Policy{}, err
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return Policy{}, fmt.Errorf("%s: %w", name, err)

@@ -2,7 +2,6 @@ package lint
 
 import (
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/berth-gitops/berth/compose/load"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/berth-gitops/berth/compose/budget"
 )
 
 // Sources are a stack's files as written, before interpolation: what Lint
@@ -70,7 +71,7 @@ func ReadSources(dir, env, rel string) (Sources, error) {
 }
 
 func readYAML(file string) (*yaml.Node, error) {
-	data, err := os.ReadFile(file)
+	data, err := budget.ReadYAML(filepath.Base(file), file, budget.Compose)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +116,7 @@ func readEnvFiles(dir, env string, files []File, show func(string) string) []Env
 	}
 	var out []EnvFile
 	for _, name := range order {
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		data, err := budget.ReadFile(name, filepath.Join(dir, filepath.FromSlash(name)), budget.Compose.Bytes)
 		if err != nil {
 			continue
 		}

@@ -14,6 +14,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/berth-gitops/berth/compose/budget"
 )
 
 // compose-go reads include and extends files itself, while it loads, and
@@ -24,14 +26,13 @@ import (
 // in turn), each extends file, each label_file, and each bind source
 // written relative to a file's folder. Paths are interpolated from the same environment.
 
-// maxScannedFiles bounds the compose files one load's scan reads, counting
-// a file again for each folder it is read from.
-const maxScannedFiles = 1000
-
 // fileScan walks the compose files that a load will read.
 type fileScan struct {
-	g    *fileGuard
-	seen map[string]bool
+	g *fileGuard
+	// graph bounds the include and extends graph as compose-go walks it.
+	graph includeGraph
+	// parsed holds each file's documents, read and checked once.
+	parsed map[string][]*yaml.Node
 	// substituted learns each value interpolation puts into a path, for
 	// errors to hide.
 	substituted func(string)
@@ -40,7 +41,7 @@ type fileScan struct {
 // scanComposeFiles checks what the stack's compose files name; dir is the
 // project's working folder and env the interpolation environment.
 func (g *fileGuard) scanComposeFiles(files []string, dir string, env types.Mapping, substituted func(string)) error {
-	s := &fileScan{g: g, seen: map[string]bool{}, substituted: substituted}
+	s := &fileScan{g: g, parsed: map[string][]*yaml.Node{}, substituted: substituted}
 	for _, f := range files {
 		if err := s.file(f, dir, env); err != nil {
 			return err
@@ -51,14 +52,11 @@ func (g *fileGuard) scanComposeFiles(files []string, dir string, env types.Mappi
 
 // file checks one compose file, whose relative paths start at workDir.
 func (s *fileScan) file(path, workDir string, env types.Mapping) error {
-	key := path + "\x00" + workDir
-	if s.seen[key] {
-		return nil // compose-go reports a cycle
+	leave, err := s.graph.enter(path+"\x00"+workDir, s.g.show(path))
+	if leave == nil {
+		return err // over budget, or a cycle compose-go reports
 	}
-	s.seen[key] = true
-	if len(s.seen) > maxScannedFiles {
-		return fmt.Errorf("%s: more than %d compose files through include and extends", s.g.show(path), maxScannedFiles)
-	}
+	defer leave()
 	docs, err := s.read(path)
 	if err != nil || docs == nil {
 		return err
@@ -96,15 +94,19 @@ func (s *fileScan) file(path, workDir string, env types.Mapping) error {
 // uses. A file that does not parse is refused here: what is not scanned
 // must not be loaded.
 func (s *fileScan) read(path string) ([]*yaml.Node, error) {
+	if docs, ok := s.parsed[path]; ok {
+		return docs, nil
+	}
 	if err := s.g.file("compose file", path, MaxStackFileSize); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	name := s.g.show(path)
+	data, err := budget.ReadYAML(name, path, composeBudget)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil // compose-go names the missing include or extends file
 	}
 	if err != nil {
-		return nil, fmt.Errorf("compose file %s cannot be read", s.g.show(path))
+		return nil, err
 	}
 	var docs []*yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -112,10 +114,11 @@ func (s *fileScan) read(path string) ([]*yaml.Node, error) {
 		var n yaml.Node
 		err := dec.Decode(&n)
 		if errors.Is(err, io.EOF) {
+			s.parsed[path] = docs
 			return docs, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("failed to parse %s: %w", s.g.show(path), err)
+			return nil, fmt.Errorf("failed to parse %s: %w", name, err)
 		}
 		if len(n.Content) > 0 {
 			docs = append(docs, deref(n.Content[0]))

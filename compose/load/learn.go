@@ -1,10 +1,12 @@
 package load
 
 import (
+	"bytes"
 	"os"
 	"regexp"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/budget"
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -40,7 +42,7 @@ func learnInterpolation(r *compose.Redactor, files []string, osEnv bool) {
 		return
 	}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := budget.ReadFile(f, f, MaxStackFileSize)
 		if err != nil {
 			continue
 		}
@@ -59,12 +61,11 @@ var interpolated = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
 // envFileKeys lists the variables an env file sets; none when it does not
 // parse (the load reports that).
 func envFileKeys(path string) []string {
-	f, err := os.Open(path)
+	data, err := budget.ReadFile(path, path, MaxStackFileSize)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	m, err := dotenv.ParseWithLookup(f, func(string) (string, bool) { return "", true })
+	m, err := dotenv.ParseWithLookup(bytes.NewReader(data), func(string) (string, bool) { return "", true })
 	if err != nil {
 		return nil
 	}

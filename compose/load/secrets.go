@@ -18,6 +18,8 @@ import (
 	"github.com/berth-gitops/berth/compose/sops"
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/berth-gitops/berth/compose/budget"
 )
 
 // Secrets reach a stack in two ways, and a load turns both into files that
@@ -128,11 +130,14 @@ func (r *renderer) envFile(path string) (string, error) {
 	if done, ok := r.envs[path]; ok {
 		return done, nil
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
+	rel := r.rel(path)
+	data, err := budget.ReadFile(rel, path, MaxStackFileSize)
+	if errors.Is(err, fs.ErrNotExist) {
 		return path, nil // compose-go reports it, or skips an optional one
 	}
-	rel := r.rel(path)
+	if err != nil {
+		return "", err
+	}
 	var res *renderedEnv
 	switch {
 	case strings.HasSuffix(path, ".tmpl"):
@@ -276,7 +281,7 @@ func (r *renderer) fileObject(path string) (string, error) {
 	if !sops.Named(path) && (st.Size() > maxSopsFile || !tailMentionsSops(path, st.Size())) {
 		return path, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := budget.ReadFile(r.rel(path), path, MaxMountedFileSize)
 	if err != nil {
 		return "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/budget"
 )
 
 // ReadSettings reads the top-level x-berth of a stack folder's compose
@@ -33,8 +34,10 @@ func ReadSettings(dir, env string) (compose.Settings, error) {
 		if err := g.file("compose file", f, MaxStackFileSize); err != nil {
 			return compose.Settings{}, err
 		}
-		if err := compose.ReadSettingsFile(f, &s); err != nil {
+		if err := compose.ReadSettingsFile(f, &s); err != nil && !budget.IsError(err) {
 			return compose.Settings{}, errors.New(scrubText(err.Error(), abs))
+		} else if err != nil {
+			return compose.Settings{}, err // names the file by its base name only
 		}
 	}
 	return s, nil

@@ -20,6 +20,8 @@ import (
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
+
+	"github.com/berth-gitops/berth/compose/budget"
 )
 
 // berth reads files made by the sops CLI (github.com/getsops/sops) with age
@@ -152,6 +154,9 @@ func parseSopsTree(path string, data []byte) (*Doc, sopsMap, error) {
 	)
 	switch d.Store {
 	case YAML:
+		if err := budget.Check(filepath.Base(path), data, budget.Data); err != nil {
+			return nil, nil, err
+		}
 		d.branches, meta, err = parseSopsYAML(data)
 		return d, meta, err
 	case JSON, Binary:
