@@ -21,6 +21,7 @@ import (
 	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/gitsource"
+	"github.com/berth-gitops/berth/internal/failpoint"
 	"github.com/berth-gitops/berth/rollout"
 )
 
@@ -534,6 +535,7 @@ func (s *stack) succeeded(l *loaded, head gitsource.Commit, start time.Time, ops
 	}
 	s.loaded, s.drift = l, ""
 	s.pruneRendered()
+	failpoint.Inject("record")
 	s.update(func(st *store.StackState) {
 		st.State, st.Applied, st.Good, st.Error = StateInSync, head.Hash, head.Hash, ""
 		if outcome == OutcomeSucceeded {

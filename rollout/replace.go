@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/internal/failpoint"
 )
 
 // changeKind is what a change does to one container number.
@@ -111,6 +112,7 @@ func (r *runner) rollBatch(ctx context.Context, ds compose.DesiredService, strat
 		}
 		chs = append(chs, ch)
 	}
+	failpoint.Inject(gateStep(strategy))
 	step := Step{Service: ds.Name, Strategy: strategy, Gate: chs[0].w.g.kind}
 	prefix := fmt.Sprintf("%s %s: %s", ds.Name, span(index, len(chs), total), strategy)
 	waited, f, err := r.gateBatch(ctx, chs, step, prefix)
@@ -129,6 +131,15 @@ func (r *runner) rollBatch(ctx context.Context, ds compose.DesiredService, strat
 	step.Waited, step.Message = waited.Round(100*time.Millisecond), fmt.Sprintf("%s, %s after %.1fs", prefix, step.Gate, seconds(waited))
 	r.step(step)
 	return nil, nil
+}
+
+// gateStep names the failpoint of a batch started and not yet gated: a
+// migration running, or a service's new containers.
+func gateStep(strategy string) string {
+	if strategy == strategyRun {
+		return "migrate"
+	}
+	return "gate"
 }
 
 // gateBatch waits for a batch's containers to pass their gates, reporting
@@ -188,6 +199,9 @@ func (r *runner) newChange(ds compose.DesiredService, strategy string, op compos
 func (r *runner) begin(ctx context.Context, ch *change, set compose.ServiceSettings) (*Failure, error) {
 	if err := r.prepare(ctx, ch, set); err != nil {
 		return r.refused(ctx, ch, err)
+	}
+	if ch.strategy != strategyRun {
+		failpoint.Inject("create")
 	}
 	// Restarts count from before the start: one the engine makes while
 	// the start call returns is already a failure.
@@ -307,6 +321,7 @@ func (r *runner) retire(ctx context.Context, chs []*change, set compose.ServiceS
 	if len(running) == 0 {
 		return nil
 	}
+	failpoint.Inject("drain")
 	if d := drain(set); d > 0 {
 		select {
 		case <-ctx.Done():
@@ -320,6 +335,7 @@ func (r *runner) retire(ctx context.Context, chs []*change, set compose.ServiceS
 		}
 		ch.oldStopped = true
 	}
+	failpoint.Inject("stop-old")
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/internal/failpoint"
 )
 
 // Engine is the Docker API a rollout drives: what applying a plan needs,
@@ -200,6 +201,7 @@ func (r *runner) run(ctx context.Context, pl compose.Plan) error {
 
 // createResources creates the networks and volumes the plan lacks.
 func (r *runner) createResources(ctx context.Context, pl compose.Plan) error {
+	failpoint.Inject("network")
 	for _, op := range pl.Ops {
 		var err error
 		switch op.Kind {
@@ -252,6 +254,7 @@ func (r *runner) failed(f *Failure, err error) error {
 // pull pulls every image the plan needs before anything is touched, and
 // plans again when one was pulled: its ID may differ from what runs.
 func (r *runner) pull(ctx context.Context, pl compose.Plan) (compose.Plan, error) {
+	failpoint.Inject("pull")
 	pulled := false
 	for _, op := range pl.Ops {
 		if op.Kind != compose.OpPull {
@@ -321,6 +324,7 @@ func (r *runner) order(byService map[string][]compose.Op) (migrations, rest []st
 // that cannot be removed is only logged: it is set aside, and the next plan
 // removes it.
 func (r *runner) finish(ctx context.Context) {
+	failpoint.Inject("remove-aside")
 	for _, ch := range r.done {
 		if ch.oldID == "" || ch.kind == kindStart {
 			continue
