@@ -237,4 +237,3 @@ var fpBuild struct {
 	path string
 	err  error
 }
-
