@@ -2,7 +2,12 @@ package compose
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"syscall"
 
 	"github.com/moby/moby/client"
 )
@@ -47,4 +52,23 @@ func versionLess(a, b string) bool {
 	_, _ = fmt.Sscanf(a, "%d.%d", &amaj, &amin)
 	_, _ = fmt.Sscanf(b, "%d.%d", &bmaj, &bmin)
 	return amaj < bmaj || (amaj == bmaj && amin < bmin)
+}
+
+// Unreachable reports whether err says berth could not talk to the engine
+// at all, as opposed to the engine answering with an error: the client
+// found no engine to connect to, or the connection broke before an answer
+// came (a daemon that died or restarts mid-request). Such an error says
+// nothing about the request or the stack: it passes when the engine is
+// back.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if client.IsErrConnectionFailed(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var op *net.OpError
+	var ue *url.Error
+	return errors.As(err, &op) || errors.As(err, &ue)
 }

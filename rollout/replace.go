@@ -77,7 +77,7 @@ func (r *runner) rollService(ctx context.Context, name string, ops []compose.Op)
 	}
 	if len(work) > 0 {
 		if err := r.x.WaitDependencies(ctx, name); err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || compose.Unreachable(err) {
 				return nil, err
 			}
 			return &Failure{Service: name, Gate: GateDependency, Reason: err.Error()}, nil
@@ -278,7 +278,8 @@ func (r *runner) prepare(ctx context.Context, ch *change, set compose.ServiceSet
 // new container is a Failure; anything else is an error.
 func (r *runner) refused(ctx context.Context, ch *change, err error) (*Failure, error) {
 	var ref *refusal
-	if !errors.As(err, &ref) || ctx.Err() != nil {
+	if !errors.As(err, &ref) || ctx.Err() != nil || compose.Unreachable(err) {
+		// Not an answer about the container: the engine was not reached.
 		r.undo(ctx, ch)
 		return nil, err
 	}

@@ -192,8 +192,8 @@ func (r *runner) run(ctx context.Context, pl compose.Plan) error {
 	if f, err := r.rollServices(ctx, rest, byService); f != nil || err != nil {
 		return r.failed(f, err)
 	}
-	if f := r.verifyAndBake(ctx); f != nil {
-		return r.failed(f, nil)
+	if f, err := r.verifyAndBake(ctx); f != nil || err != nil {
+		return r.failed(f, err)
 	}
 	r.finish(ctx)
 	return nil

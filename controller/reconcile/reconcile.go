@@ -89,7 +89,7 @@ func Engine(err error) error {
 	if err == nil {
 		return nil
 	}
-	if unreachable(err) {
+	if compose.Unreachable(err) {
 		return Retrying("engine unreachable", err)
 	}
 	return Retrying("engine refused", err)
@@ -166,11 +166,3 @@ func passing(err error) (string, bool) {
 	return "", false
 }
 
-// unreachable reports whether berth could not talk to the engine at all.
-func unreachable(err error) bool {
-	if client.IsErrConnectionFailed(err) {
-		return true
-	}
-	var op *net.OpError
-	return errors.As(err, &op)
-}
