@@ -165,4 +165,3 @@ func passing(err error) (string, bool) {
 	}
 	return "", false
 }
-
