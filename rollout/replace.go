@@ -232,6 +232,7 @@ func (r *runner) begin(ctx context.Context, ch *change, set compose.ServiceSetti
 type refusal struct{ err error }
 
 func (e *refusal) Error() string { return e.err.Error() }
+func (e *refusal) Unwrap() error { return e.err }
 
 // prepare makes the change's new container, short of starting it: a
 // replacement sets the old one aside first, and stop-first stops it.
