@@ -200,15 +200,15 @@ func (r *runner) begin(ctx context.Context, ch *change, set compose.ServiceSetti
 	if err := r.prepare(ctx, ch, set); err != nil {
 		return r.refused(ctx, ch, err)
 	}
-	if ch.strategy != strategyRun {
-		failpoint.Inject("create")
-	}
 	// Restarts count from before the start: one the engine makes while
 	// the start call returns is already a failure.
 	before, err := r.x.Inspect(ctx, ch.newID)
 	if err != nil {
 		r.undo(ctx, ch)
 		return nil, err
+	}
+	if ch.strategy != strategyRun {
+		failpoint.Inject("create") // created, the old one set aside, not started
 	}
 	if err := r.x.Start(ctx, ch.newID); err != nil {
 		return r.refused(ctx, ch, &refusal{err})
