@@ -19,12 +19,15 @@ var bakeEvery = time.Second
 
 // verifyAndBake runs the verification probes, then keeps the bake window
 // open. A probe that fails is a Failure at gate probe; anything that fails
-// within the window is one at gate bake, except the engine out of reach,
-// which is an error: it says nothing of the new state.
+// within the window is one at gate bake. The engine out of reach, for a
+// probe or in the window, is an error: it says nothing of the new state.
 func (r *runner) verifyAndBake(ctx context.Context) (*Failure, error) {
 	if len(r.stack.Verify) > 0 {
 		start := time.Now()
 		if f := verify(ctx, r.e, r.p, r.stack.Verify, r.o.Progress); f != nil {
+			if f.unreached != nil {
+				return nil, f.unreached // says nothing of the new state
+			}
 			return f, nil
 		}
 		r.log.Info("verified", "probes", len(r.stack.Verify), "seconds", seconds(time.Since(start)))

@@ -95,6 +95,9 @@ type Failure struct {
 	// commit statuses.
 	LogLines    int    `json:"log_lines,omitempty"`
 	LogsCommand string `json:"logs_command,omitempty"`
+	// unreached is the engine call a probe could not make: the engine was
+	// out of reach, which says nothing of the new state.
+	unreached error
 }
 
 func (f *Failure) Error() string {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moby/moby/api/types/container"
 
 	"github.com/berth-gitops/berth/compose"
 )
@@ -57,5 +60,32 @@ services:
 	f, err := r.rollServices(context.Background(), []string{"web"}, map[string][]compose.Op{"web": {{Kind: compose.OpCreate, Service: "web", Number: 1}}})
 	if f != nil || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("depends_on with the engine cut off: failure %+v, error %v; want the error alone", f, err)
+	}
+}
+
+// probeStack has an exec probe that would wait an hour between tries.
+const probeStack = `
+x-berth:
+  verify:
+    - exec: {service: web, command: [check], retries: 2, interval: 1h}
+services:
+  web:
+    image: app:1
+`
+
+// TestProbeEngineUnreachable: an exec probe that cannot reach the engine
+// is an error to retry, not a failed probe that would roll the stack back;
+// a probe the engine answered still fails.
+func TestProbeEngineUnreachable(t *testing.T) {
+	r := newTestRunner(t, &fakeEngine{listErr: engineCut}, load(t, probeStack))
+	f, err := r.verifyAndBake(context.Background())
+	if f != nil || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("an exec probe with the engine cut off: failure %+v, error %v; want the error alone", f, err)
+	}
+
+	r = newTestRunner(t, &fakeEngine{list: func() []container.Summary { return nil }}, load(t, strings.Replace(probeStack, "retries: 2", "retries: 1", 1)))
+	f, err = r.verifyAndBake(context.Background())
+	if err != nil || f == nil || f.Gate != GateProbe {
+		t.Fatalf("an exec probe with no container to run in: failure %+v, error %v; want a probe failure", f, err)
 	}
 }
