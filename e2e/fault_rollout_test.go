@@ -90,9 +90,10 @@ func TestFaultRolloutEngineCut(t *testing.T) {
 				t.Fatal(err)
 			}
 			if c.retries {
-				run.waitFor("retrying: engine unreachable", time.Minute, func() bool {
-					s := run.stackState(f.stack)
-					return s.State == controller.StateRetrying && s.Retry == "engine unreachable"
+				run.waitFor("berth status: retrying, engine unreachable", time.Minute, func() bool {
+					notGivenUp(t, run.stackState(f.stack))
+					out, _, _ := runBerth(t, "status", "--socket", run.socket)
+					return strings.Contains(out, "retrying") && strings.Contains(out, "engine unreachable, next try in")
 				})
 			} else {
 				// The deploy ends without the engine; the cycles after it
@@ -105,10 +106,24 @@ func TestFaultRolloutEngineCut(t *testing.T) {
 				}
 			}
 			proxy.start()
-			run.waitApplied(f.stack, hash, 2*time.Minute)
+			run.waitFor("in sync at "+hash[:12], 2*time.Minute, func() bool {
+				s := run.stackState(f.stack)
+				notGivenUp(t, s)
+				return s.State == controller.StateInSync && s.Applied == hash
+			})
 			f.check(t, run, hash)
 			run.stop()
 		})
+	}
+}
+
+// notGivenUp fails the test when a fault that passes made berth give the
+// commit up.
+func notGivenUp(t *testing.T, s controller.StackStatus) {
+	t.Helper()
+	switch s.State {
+	case controller.StateFailed, controller.StateStalled, controller.StateRolledBack:
+		t.Fatalf("the engine cut off left the stack %s: %s", s.State, s.Error)
 	}
 }
 
