@@ -536,6 +536,7 @@ func (s *stack) succeeded(l *loaded, head gitsource.Commit, start time.Time, ops
 	s.loaded, s.drift = l, ""
 	s.pruneRendered()
 	failpoint.Inject("record")
+	newCommit := s.state().Applied != head.Hash
 	s.update(func(st *store.StackState) {
 		st.State, st.Applied, st.Good, st.Error = StateInSync, head.Hash, head.Hash, ""
 		if outcome == OutcomeSucceeded {
@@ -546,7 +547,9 @@ func (s *stack) succeeded(l *loaded, head gitsource.Commit, start time.Time, ops
 		st.Project, st.PruneVolumes = l.project.Name, l.settings.PruneVolumes
 	})
 	s.collectExports()
-	if len(ops) == 0 {
+	if len(ops) == 0 && !(newCommit && outcome == OutcomeSucceeded) {
+		// A new commit is recorded even with nothing left to do: its
+		// containers may be those of a deploy whose record a crash lost.
 		s.log.Info("in sync", "commit", head.Short())
 		return
 	}

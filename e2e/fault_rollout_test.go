@@ -195,8 +195,9 @@ volumes:
 
 // check wants the stack converged to hash: its three containers under their
 // own names, each of the commit (the migration exited 0, the replicas
-// running), none set aside or left over, the marker in the volume, and
-// status and history with nothing failed, stalled or rolled back.
+// running), none set aside or left over, the marker in the volume, status
+// in sync, and history with the commit deployed and nothing stalled or
+// rolled back.
 func (f *faultStack) check(t *testing.T, run *berthRun, hash string) {
 	t.Helper()
 	want := map[string]string{f.eng.name("migrate", 1): "exited", f.eng.name("web", 1): "running", f.eng.name("web", 2): "running"}
@@ -224,10 +225,15 @@ func (f *faultStack) check(t *testing.T, run *berthRun, hash string) {
 	if s.State != controller.StateInSync || s.Applied != hash || s.Failed != "" || s.Halted {
 		t.Errorf("status: state %q applied %.12s failed %.12s halted %v, want in sync at %.12s", s.State, s.Applied, s.Failed, s.Halted, hash)
 	}
+	recorded := false
 	for _, d := range run.history(f.stack) {
+		recorded = recorded || d.Commit == hash && d.Outcome == controller.OutcomeSucceeded
 		if d.Outcome == controller.OutcomeRolledBack || d.Outcome == controller.OutcomeStalled {
 			t.Errorf("history: %.12s %s: %s", d.Commit, d.Outcome, d.Error)
 		}
+	}
+	if !recorded {
+		t.Errorf("history has no successful deploy of %.12s", hash)
 	}
 }
 
