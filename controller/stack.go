@@ -20,6 +20,7 @@ import (
 	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/gitsource"
+	"github.com/berth-gitops/berth/rollout/failpoint"
 	"github.com/berth-gitops/berth/rollout"
 )
 
@@ -485,6 +486,8 @@ func (s *stack) succeeded(o *outcome, l *loaded, ops []string) {
 		s.log.Info("stack recovered", "commit", head.Short(), "failures", n)
 	}
 	s.loaded, s.drift = l, ""
+	failpoint.Inject("record") // the outcome is settled; finish writes it
+	o.newCommit = s.view(o).Applied != head.Hash
 	o.end, o.ops, o.warnings, o.failures = endApplied, ops, l.warnings, n
 	o.set(func(st *store.StackState) {
 		st.State, st.Applied, st.Good, st.Error = StateInSync, head.Hash, head.Hash, ""
@@ -495,7 +498,7 @@ func (s *stack) succeeded(o *outcome, l *loaded, ops []string) {
 		}
 		st.Project, st.PruneVolumes = l.project.Name, l.settings.PruneVolumes
 	})
-	if len(ops) == 0 {
+	if len(ops) == 0 && !(o.newCommit && purpose == OutcomeSucceeded) {
 		s.log.Info("in sync", "commit", head.Short())
 		return
 	}

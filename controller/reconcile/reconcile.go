@@ -28,6 +28,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/berth-gitops/berth/compose/load"
+	"github.com/berth-gitops/berth/compose/observe"
 	"github.com/berth-gitops/berth/gitsource"
 	"github.com/berth-gitops/berth/rollout"
 )
@@ -89,7 +90,7 @@ func Engine(err error) error {
 	if err == nil {
 		return nil
 	}
-	if unreachable(err) {
+	if observe.Unreachable(err) {
 		return Retrying("engine unreachable", err)
 	}
 	return Retrying("engine refused", err)
@@ -164,13 +165,4 @@ func passing(err error) (string, bool) {
 		return "network fault", true
 	}
 	return "", false
-}
-
-// unreachable reports whether berth could not talk to the engine at all.
-func unreachable(err error) bool {
-	if client.IsErrConnectionFailed(err) {
-		return true
-	}
-	var op *net.OpError
-	return errors.As(err, &op)
 }
