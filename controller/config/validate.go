@@ -70,6 +70,9 @@ func (c *Config) Validate() error {
 	if c.Drift != DriftCorrect && c.Drift != DriftWarn {
 		add("drift: %q is not %q or %q", c.Drift, DriftCorrect, DriftWarn)
 	}
+	if c.Git.FetchTimeout.Duration <= 0 {
+		add("git.fetch_timeout: %q is not positive", c.Git.FetchTimeout.String())
+	}
 	if c.Settle.Duration < 0 {
 		add("settle: %q is negative", c.Settle.String())
 	}
