@@ -18,11 +18,11 @@ import (
 type gitFault int
 
 const (
-	faultNone    gitFault = iota // pass the request to the Git server
-	faultRefuse                  // nothing listens: connection refused
-	faultStatus                  // answer with an HTTP error status
-	faultHang                    // accept the request and never answer
-	faultCut                     // close the connection without an answer
+	faultNone   gitFault = iota // pass the request to the Git server
+	faultRefuse                 // nothing listens: connection refused
+	faultStatus                 // answer with an HTTP error status
+	faultHang                   // accept the request and never answer
+	faultCut                    // close the connection without an answer
 )
 
 // faultProxy stands between berth and a real Git server and breaks the

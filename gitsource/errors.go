@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -78,6 +79,8 @@ func (r *Repo) fetchError(err error) error {
 		return fmt.Errorf("fetch %s: %s %w", u, r.follow.label, ErrRefNotFound)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("fetch %s: %w", u, err)
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("fetch %s: disk full: %w", u, r.scrub.wrap(err))
 	case httpStatus(err) != 0:
 		code := httpStatus(err)
 		return fmt.Errorf("fetch %s: the server answered %d %s", u, code, http.StatusText(code))

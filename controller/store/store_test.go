@@ -245,6 +245,7 @@ func TestDamaged(t *testing.T) {
 		"empty":         func(t *testing.T, path string) { truncate(t, path, 0) },
 		"cut in a page": func(t *testing.T, path string) { truncate(t, path, 100) },
 		"cut short":     func(t *testing.T, path string) { truncate(t, path, 9000) },
+		"cut at a page": func(t *testing.T, path string) { truncate(t, path, 4*4096) },
 		"overwritten": func(t *testing.T, path string) {
 			fi, err := os.Stat(path)
 			if err != nil {
@@ -299,7 +300,7 @@ func TestDamaged(t *testing.T) {
 					t.Fatal("a damaged state file opened")
 				}
 				var d *DamagedError
-				if !errors.As(err, &d) || d.Path != p || !strings.Contains(err.Error(), "mv "+p) {
+				if !errors.As(err, &d) || d.Path != p || !strings.Contains(err.Error(), "mv "+p+" "+p+".damaged") {
 					t.Fatalf("error %q, want a DamagedError naming %s and how to move it aside", err, p)
 				}
 			}
