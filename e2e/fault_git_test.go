@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -229,5 +232,71 @@ func TestFaultGitServer(t *testing.T) {
 	}
 	if n := strings.Count(run.logs(), "git source recovered"); n != len(cases) {
 		t.Fatalf("recovery logged %d times, want once per fault (%d)", n, len(cases))
+	}
+}
+
+// generation marks web's environment with n, so that a commit with another
+// n replaces web's container and keeps the worker.
+func generation(s string, n int) string {
+	return strings.Replace(s, `VERSION: "1.0"`, fmt.Sprintf("VERSION: \"1.0\"\n      GEN: \"%d\"", n), 1)
+}
+
+// TestFaultGitHistoryRewritten: berth follows the branch's head whatever
+// its history: a rewrite that drops the deployed commit, a force push of
+// an unrelated history and a repository replaced by another one (another
+// root) each deploy like any new commit, with a warning in the log. What
+// the new head may ask for is the host policy's to decide, as for any
+// commit. The rollback target stays the last state that deployed here,
+// even when the branch no longer holds its commit.
+func TestFaultGitHistoryRewritten(t *testing.T) {
+	in := newInfra(t)
+	shop := in.project("shop")
+	in.write("shop", "compose.yaml", generation(gatedCompose, 0))
+	root := in.commit("shop")
+	run := in.startBerth("")
+	run.waitApplied(shop.project, root, 90*time.Second)
+	in.write("shop", "compose.yaml", generation(gatedCompose, 1))
+	dropped := in.commit("generation 1")
+	run.waitApplied(shop.project, dropped, 60*time.Second)
+
+	t.Log("a rewrite that drops the deployed commit deploys the new head")
+	in.work.ResetHard(root)
+	in.write("shop", "compose.yaml", generation(gatedCompose, 2))
+	rewritten := in.work.Commit("generation 2, rewritten")
+	in.work.ForcePush()
+	run.waitApplied(shop.project, rewritten, 60*time.Second)
+	if !run.logHas("ref was rewritten (force-push)", dropped, rewritten) {
+		t.Fatal("no warning naming both heads of the rewrite in the log")
+	}
+
+	t.Log("an unrelated history whose head fails verification rolls back to the rewritten commit")
+	before := ids(shop.containers())
+	in.work.Run("checkout", "-q", "--orphan", "unrelated")
+	in.write("shop", "compose.yaml", badWeb(generation(gatedCompose, 2)))
+	unrelated := in.work.Commit("unrelated history")
+	in.work.Run("push", "-q", "-f", "origin", "HEAD:main")
+	run.waitFor("rolled back to the commit the branch no longer holds", 90*time.Second, func() bool {
+		s := run.stackState(shop.project)
+		return s.State == controller.StateRolledBack && s.Failed == unrelated && s.Applied == rewritten && s.Good == rewritten
+	})
+	after := shop.containers()
+	web := shop.name("web", 1)
+	if after[web].Image != "berthtest/app:1.0" || after[web].State != "running" {
+		t.Fatalf("the last good state is not back: %v (was %v)", ids(after), before)
+	}
+
+	t.Log("the repository replaced by another one (another root) deploys its head")
+	if err := os.RemoveAll(filepath.Join(in.srv.Root, "infra.git")); err != nil {
+		t.Fatal(err)
+	}
+	in.work = in.srv.NewWork("infra")
+	in.write("shop", "compose.yaml", generation(gatedCompose, 3))
+	replaced := in.commit("another repository")
+	run.waitApplied(shop.project, replaced, 90*time.Second)
+	if s := run.stackState(shop.project); s.Good != replaced || s.Failed != "" {
+		t.Fatalf("after the replaced repository: %+v", s)
+	}
+	if !run.logHas("ref was rewritten (force-push)", unrelated, replaced) {
+		t.Fatal("no warning for the replaced repository in the log")
 	}
 }
