@@ -418,6 +418,7 @@ func (s *stack) apply(ctx context.Context, l *loaded, head gitsource.Commit, out
 		s.succeeded(l, head, start, nil, outcome)
 		return
 	}
+	s.recoverGood(ctx, l.project.Name)
 	s.log.Info("deploying", "commit", head.Short(), "operations", len(pl.Ops), "author", head.Author, "message", firstLine(head.Message))
 	s.update(func(st *store.StackState) { st.State, st.Attempted, st.Error = StateDeploying, head.Hash, "" })
 	if outcome == OutcomeSucceeded {

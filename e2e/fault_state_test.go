@@ -203,3 +203,43 @@ func tempExports(t *testing.T, dir string) []string {
 	}
 	return found
 }
+
+// TestFaultStateDamagedAtABadHead: the state is lost while the branch's
+// head is a commit that failed verification here. After the recovery
+// berth tries that commit once more (the mark that it failed was in the
+// lost file) and rolls back to the commit the running containers carry,
+// instead of stopping the stack as a first deploy would.
+func TestFaultStateDamagedAtABadHead(t *testing.T) {
+	in := newInfra(t)
+	shop := in.project("shop")
+	in.write("shop", "compose.yaml", gatedCompose)
+	good := in.commit("shop 1.0")
+	run := in.startBerth("")
+	run.waitApplied(shop.project, good, 90*time.Second)
+	in.write("shop", "compose.yaml", badWeb(gatedCompose))
+	bad := in.commit("web 1.1, never healthy")
+	rolledBack := func(r *berthRun) func() bool {
+		return func() bool {
+			s := r.stackState(shop.project)
+			return s.State == controller.StateRolledBack && s.Failed == bad && s.Applied == good
+		}
+	}
+	run.waitFor("rolled back", 90*time.Second, rolledBack(run))
+	run.stop()
+
+	db := filepath.Join(run.dataDir, "berth.db")
+	if err := os.Truncate(db, 9000); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(db, db+".damaged"); err != nil { // the recovery
+		t.Fatal(err)
+	}
+	again := startBerthArgs(t, run.dataDir, run.args)
+	again.waitFor("rolled back to the running commit after the recovery", 90*time.Second, rolledBack(again))
+	web := shop.name("web", 1)
+	after := shop.containers()
+	if after[web].Image != "berthtest/app:1.0" || after[web].State != "running" || len(after) != 2 {
+		t.Fatalf("the running commit is not back: %v", ids(after))
+	}
+	again.stop()
+}
