@@ -323,3 +323,38 @@ func truncate(t *testing.T, path string, size int64) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkOpenFull is the start of berth on a full state file: 50 stacks
+// with MaxHistory deploys each, every page walked once by the damage check.
+func BenchmarkOpenFull(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "berth.db")
+	s, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 50 {
+		stack := fmt.Sprintf("stack-%02d", i)
+		if err := s.PutState(StackState{Stack: stack, State: "in sync", Applied: strings.Repeat("a", 40)}); err != nil {
+			b.Fatal(err)
+		}
+		for range MaxHistory {
+			d := &Deploy{Stack: stack, Commit: strings.Repeat("b", 40), Outcome: "succeeded", Operations: []string{"recreate web: image changed"}}
+			if err := s.AddDeploy(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	s.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		s, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+	b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
+}
