@@ -209,6 +209,9 @@ func TestFaultGitServer(t *testing.T) {
 		if code != 0 || !strings.Contains(strings.ToLower(out), strings.ToLower(c.want)) {
 			t.Fatalf("%s: berth status exit %d, want the fault %q:\n%s", c.name, code, c.want, out)
 		}
+		if st, _ := run.status(); strings.Contains(out, gitPassword) || strings.Contains(fmt.Sprint(st), gitPassword) {
+			t.Fatalf("%s: the Git password is in the status", c.name)
+		}
 		if s := run.stackState(shop.project); s.State != controller.StateInSync || s.Applied != head {
 			t.Fatalf("%s: stack %+v, want in sync at %.12s", c.name, s, head)
 		}
