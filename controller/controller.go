@@ -83,6 +83,10 @@ type Options struct {
 	// Settle is the apply's settle time; APIVersion the engine's.
 	Settle     time.Duration
 	APIVersion string
+	// FetchTimeout bounds each clone or fetch (none when zero): a remote
+	// that stops answering is abandoned and retried with backoff, and the
+	// stacks are still kept equal to the last commit fetched meanwhile.
+	FetchTimeout time.Duration
 	// Ref describes what is followed, for status ("branch main").
 	Ref string
 	// URL is the repo's address without credentials, for status.
@@ -215,7 +219,7 @@ func (c *Controller) cycle(ctx context.Context) time.Duration {
 // for the next one.
 func (c *Controller) runCycle(ctx context.Context) time.Duration {
 	if c.o.Source == nil {
-		src, err := c.o.OpenSource(ctx)
+		src, err := withFetchTimeout(ctx, c.o.FetchTimeout, func(ctx context.Context) (Source, error) { return c.o.OpenSource(ctx) })
 		if src != nil {
 			c.mu.Lock()
 			c.o.Source = src // a clone from an earlier run still serves
@@ -225,7 +229,7 @@ func (c *Controller) runCycle(ctx context.Context) time.Duration {
 			return c.fetchFailed(ctx, err)
 		}
 	}
-	head, err := c.o.Source.Fetch(ctx)
+	head, err := withFetchTimeout(ctx, c.o.FetchTimeout, func(ctx context.Context) (gitsource.Commit, error) { return c.o.Source.Fetch(ctx) })
 	if ctx.Err() == nil {
 		c.metrics.fetch(err == nil)
 	}

@@ -20,8 +20,8 @@ import (
 	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/gitsource"
-	"github.com/berth-gitops/berth/rollout/failpoint"
 	"github.com/berth-gitops/berth/rollout"
+	"github.com/berth-gitops/berth/rollout/failpoint"
 )
 
 // The states of a stack.
@@ -354,6 +354,7 @@ func (s *stack) apply(ctx context.Context, o *outcome, load func(context.Context
 		l, err = load(ctx)
 		return l, err
 	}, func(d rollout.Deployment) {
+		s.recoverGood(ctx, o, l.project.Name)
 		s.log.Info("deploying", "commit", head.Short(), "operations", len(d.Plan.Ops), "author", head.Author, "message", firstLine(head.Message))
 		s.progress(o)
 	})

@@ -134,6 +134,9 @@ type Git struct {
 	VerifyCommits  bool   `yaml:"verify_commits"`
 	// TrustedKeysFile holds ASCII-armored OpenPGP public keys.
 	TrustedKeysFile string `yaml:"trusted_keys_file"`
+	// FetchTimeout bounds one clone or fetch: a remote that stops answering
+	// must not hold the loop (drift correction, status) for ever.
+	FetchTimeout Duration `yaml:"fetch_timeout"`
 }
 
 // Webhooks name the files holding each provider's webhook secret; a
@@ -196,6 +199,7 @@ func Default() Config {
 		Poll:       "1m",
 		Drift:      DriftCorrect,
 		Settle:     Duration{10 * time.Second},
+		Git:        Git{FetchTimeout: Duration{2 * time.Minute}},
 	}
 }
 

@@ -21,6 +21,7 @@ package config
 //	BERTH_POLL                           poll
 //	BERTH_DRIFT                          drift
 //	BERTH_SHALLOW                        shallow (true/false, 1/0)
+//	BERTH_FETCH_TIMEOUT                  git.fetch_timeout (a Go duration)
 //	BERTH_SETTLE                         settle (a Go duration)
 //	BERTH_GIT_USERNAME                   git.username
 //	BERTH_GIT_PASSWORD_FILE              git.password_file

@@ -73,6 +73,9 @@ func (c *Config) Validate() error {
 	if c.Webhooks.MaxConcurrent < 0 {
 		add("webhooks.max_concurrent: %d is negative", c.Webhooks.MaxConcurrent)
 	}
+	if c.Git.FetchTimeout.Duration <= 0 {
+		add("git.fetch_timeout: %q is not positive", c.Git.FetchTimeout.String())
+	}
 	if c.Settle.Duration < 0 {
 		add("settle: %q is negative", c.Settle.String())
 	}

@@ -152,7 +152,9 @@ func passing(err error) (string, bool) {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		switch errno {
-		case syscall.EIO, syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.ENOMEM,
+		case syscall.ENOSPC, syscall.EDQUOT:
+			return "disk full", true
+		case syscall.EIO, syscall.EROFS, syscall.ENOMEM,
 			syscall.EMFILE, syscall.ENFILE, syscall.EAGAIN, syscall.EBUSY, syscall.EINTR:
 			return "disk or memory fault", true
 		case syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.ETIMEDOUT,
