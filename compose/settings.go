@@ -177,6 +177,10 @@ func readSettings(file string, s *Settings) error {
 	if err != nil {
 		return err
 	}
+	return parseSettings(file, data, s)
+}
+
+func parseSettings(file string, data []byte, s *Settings) error {
 	var doc struct {
 		XBerth any `yaml:"x-berth"`
 	}
@@ -186,6 +190,35 @@ func readSettings(file string, s *Settings) error {
 	d := decoder{where: file + ": x-berth"}
 	d.stack(s, doc.XBerth)
 	return d.err()
+}
+
+// ComposeFile is a compose file by name, with its content.
+type ComposeFile struct {
+	Name string
+	Data []byte
+}
+
+// ParseSettings is ReadSettings on files already read, in the order they
+// apply (see ComposeFileNames): a commit's files are judged without being
+// written to disk.
+func ParseSettings(files []ComposeFile) (Settings, error) {
+	var s Settings
+	for _, f := range files {
+		if err := parseSettings(f.Name, f.Data, &s); err != nil {
+			return Settings{}, errors.New(scrubText(err.Error(), ""))
+		}
+	}
+	return s, nil
+}
+
+// ComposeFileNames are the names of a stack folder's compose files: the
+// base file is the first of base that exists, the overlay for env the
+// first of overlay (none without env).
+func ComposeFileNames(env string) (base, overlay []string) {
+	if env != "" {
+		overlay = []string{"compose." + env + ".yaml", "compose." + env + ".yml"}
+	}
+	return defaultFileNames, overlay
 }
 
 // RunsOn says whether a stack with these settings runs on host.

@@ -188,25 +188,63 @@ func (r *Repo) ReadFile(hash, name string) ([]byte, error) {
 }
 
 func readBlob(s storer.EncodedObjectStorer, t *object.Tree, p string) ([]byte, error) {
+	h, err := findBlob(s, t, p)
+	if err != nil {
+		return nil, err
+	}
+	return blobBytes(s, h)
+}
+
+// findBlob is the blob of the file at p, following symlinks that stay
+// inside the repository.
+func findBlob(s storer.EncodedObjectStorer, t *object.Tree, p string) (plumbing.Hash, error) {
 	for range 40 {
 		e, err := t.FindEntry(p)
 		if err != nil || !e.Mode.IsFile() {
-			return nil, fs.ErrNotExist
+			return plumbing.ZeroHash, fs.ErrNotExist
+		}
+		if e.Mode != filemode.Symlink {
+			return e.Hash, nil
 		}
 		b, err := blobBytes(s, e.Hash)
-		if err != nil || e.Mode != filemode.Symlink {
-			return b, err
+		if err != nil {
+			return plumbing.ZeroHash, err
 		}
 		target := string(b)
 		if path.IsAbs(target) {
-			return nil, fmt.Errorf("symlink to %s leaves the repository: %w", target, fs.ErrNotExist)
+			return plumbing.ZeroHash, fmt.Errorf("symlink to %s leaves the repository: %w", target, fs.ErrNotExist)
 		}
 		p = path.Join(path.Dir(p), target)
 		if p == ".." || strings.HasPrefix(p, "../") {
-			return nil, fmt.Errorf("symlink to %s leaves the repository: %w", target, fs.ErrNotExist)
+			return plumbing.ZeroHash, fmt.Errorf("symlink to %s leaves the repository: %w", target, fs.ErrNotExist)
 		}
 	}
-	return nil, errors.New("too many levels of symbolic links")
+	return plumbing.ZeroHash, errors.New("too many levels of symbolic links")
+}
+
+// FileSize is the size of a file at a commit, without reading it (symlinks
+// followed as ReadFile follows them): a caller can refuse a file too large
+// to read. An absent file (or a folder) gives an error that is
+// fs.ErrNotExist.
+func (r *Repo) FileSize(hash, name string) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, c, err := r.tree(hash, "")
+	if err != nil {
+		return 0, err
+	}
+	p, err := cleanDir(name)
+	if err != nil {
+		return 0, err
+	}
+	h, err := findBlob(r.git.Storer, t, p)
+	if err == nil {
+		var size int64
+		if size, err = r.git.Storer.EncodedObjectSize(h); err == nil {
+			return size, nil
+		}
+	}
+	return 0, fmt.Errorf("read %s at %s: %w", name, Short(c.Hash.String()), err)
 }
 
 func blobBytes(s storer.EncodedObjectStorer, h plumbing.Hash) ([]byte, error) {
