@@ -199,7 +199,7 @@ func readBlob(s storer.EncodedObjectStorer, t *object.Tree, p string) ([]byte, e
 // inside the repository.
 func findBlob(s storer.EncodedObjectStorer, t *object.Tree, p string) (plumbing.Hash, error) {
 	for range 40 {
-		e, err := t.FindEntry(p)
+		e, err := findEntry(s, t, p)
 		if err != nil || !e.Mode.IsFile() {
 			return plumbing.ZeroHash, fs.ErrNotExist
 		}
@@ -220,6 +220,36 @@ func findBlob(s storer.EncodedObjectStorer, t *object.Tree, p string) (plumbing.
 		}
 	}
 	return plumbing.ZeroHash, errors.New("too many levels of symbolic links")
+}
+
+// findEntry is the entry at slash path p. Unlike go-git's Tree.FindEntry it
+// takes any name Git stores (a newline, an escape), so that a caller can
+// find such a folder's files and report its name.
+func findEntry(s storer.EncodedObjectStorer, t *object.Tree, p string) (*object.TreeEntry, error) {
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		var e *object.TreeEntry
+		for j := range t.Entries {
+			if t.Entries[j].Name == part {
+				e = &t.Entries[j]
+				break
+			}
+		}
+		switch {
+		case e == nil:
+			return nil, fs.ErrNotExist
+		case i == len(parts)-1:
+			return e, nil
+		case e.Mode != filemode.Dir:
+			return nil, fs.ErrNotExist
+		}
+		sub, err := object.GetTree(s, e.Hash)
+		if err != nil {
+			return nil, err
+		}
+		t = sub
+	}
+	return nil, fs.ErrNotExist
 }
 
 // FileSize is the size of a file at a commit, without reading it (symlinks
