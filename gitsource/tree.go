@@ -1,7 +1,6 @@
 package gitsource
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -307,17 +306,9 @@ func (r *Repo) Changed(from, to string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	changes, err := object.DiffTreeWithOptions(context.Background(), fromTree, toTree, nil)
-	if err != nil {
-		return nil, fmt.Errorf("diff %s..%s: %w", from, to, err)
-	}
 	set := map[string]bool{}
-	for _, ch := range changes {
-		for _, n := range []string{ch.From.Name, ch.To.Name} {
-			if n != "" {
-				set[n] = true
-			}
-		}
+	if err := diffTrees(r.git.Storer, fromTree, toTree, "", set); err != nil {
+		return nil, fmt.Errorf("diff %s..%s: %w", from, to, err)
 	}
 	paths := make([]string, 0, len(set))
 	for p := range set {
@@ -325,6 +316,59 @@ func (r *Repo) Changed(from, to string) ([]string, error) {
 	}
 	sort.Strings(paths)
 	return paths, nil
+}
+
+// diffTrees adds to set the file paths that differ between two trees,
+// descending only into folders whose hashes differ. It takes any name Git
+// stores (go-git's own diff refuses a name with a newline), so one oddly
+// named folder does not hide every other change.
+func diffTrees(s storer.EncodedObjectStorer, a, b *object.Tree, prefix string, set map[string]bool) error {
+	entries := func(t *object.Tree) map[string]object.TreeEntry {
+		m := map[string]object.TreeEntry{}
+		if t != nil {
+			for _, e := range t.Entries {
+				m[e.Name] = e
+			}
+		}
+		return m
+	}
+	ea, eb := entries(a), entries(b)
+	names := map[string]bool{}
+	for n := range ea {
+		names[n] = true
+	}
+	for n := range eb {
+		names[n] = true
+	}
+	for n := range names {
+		x, inA := ea[n]
+		y, inB := eb[n]
+		if inA && inB && x.Hash == y.Hash && x.Mode == y.Mode {
+			continue
+		}
+		var ta, tb *object.Tree
+		var err error
+		if inA && x.Mode == filemode.Dir {
+			if ta, err = object.GetTree(s, x.Hash); err != nil {
+				return err
+			}
+		} else if inA {
+			set[prefix+n] = true
+		}
+		if inB && y.Mode == filemode.Dir {
+			if tb, err = object.GetTree(s, y.Hash); err != nil {
+				return err
+			}
+		} else if inB {
+			set[prefix+n] = true
+		}
+		if ta != nil || tb != nil {
+			if err := diffTrees(s, ta, tb, prefix+n+"/", set); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func allPaths(t *object.Tree) ([]string, error) {

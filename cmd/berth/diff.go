@@ -155,7 +155,7 @@ func (c *comparer) compareAll(ctx context.Context) ([]stackReport, error) {
 		r := stackReport{StackDiff: compose.StackDiff{Stack: name, Status: compose.StackUnchanged}}
 		switch {
 		case c.bad[name] != nil && atHead[name]:
-			r.Status, r.Error = compose.StackChanged, c.bad[name].Error()
+			r.Stack, r.Status, r.Error = stacks.Quote(name), compose.StackChanged, c.bad[name].Error()
 		case touched[name] || atBase[name] != atHead[name]:
 			r = c.compare(ctx, name, filepath.Join(tmp, name), atBase[name], atHead[name])
 		}

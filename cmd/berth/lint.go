@@ -192,6 +192,9 @@ func (f *lintFlags) readPolicy(dir string) (lint.Policy, error) {
 func (f *lintFlags) lintStack(ctx context.Context, sd stackDir, rel string, pol lint.Policy, host hostPolicy) stackResult {
 	dir := sd.dir
 	name := filepath.Base(dir)
+	if sd.err != nil { // a name a terminal must not read raw
+		name, rel = stacks.Quote(name), stacks.Quote(rel)
+	}
 	res := stackResult{name: name, rel: rel}
 	fail := func(err error) stackResult {
 		file := rel
