@@ -26,26 +26,29 @@ func BenchmarkExportLargeFile(b *testing.B) {
 	commit := w.Commit("a stack with a 100 MB file")
 	w.Push()
 	r := open(b, gitsource.Options{URL: srv.URL("app")})
-	var peak int64
+	var peak, growth int64
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
 		dest := filepath.Join(b.TempDir(), "stacks")
 		debug.FreeOSMemory()
 		resetPeakRSS(b)
+		base := procStatus(b, "VmRSS:")
 		b.StartTimer()
 		e, err := r.ExportTree(commit, "stacks/big", dest)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		peak = max(peak, peakRSS(b))
+		p := procStatus(b, "VmHWM:")
+		peak, growth = max(peak, p), max(growth, p-base)
 		if st, err := os.Stat(filepath.Join(e.Path, "data.bin")); err != nil || st.Size() != 100<<20 {
 			b.Fatalf("exported data.bin: %v, %v", st, err)
 		}
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MB")
+	b.ReportMetric(float64(growth)/(1<<20), "RSS-growth-MB")
 }
 
 func writeRandom(b *testing.B, name string, size int64) {
@@ -67,8 +70,9 @@ func resetPeakRSS(b *testing.B) {
 	}
 }
 
-// peakRSS is VmHWM in bytes.
-func peakRSS(b *testing.B) int64 {
+// procStatus is a memory line of /proc/self/status (VmHWM:, VmRSS:) in
+// bytes.
+func procStatus(b *testing.B, key string) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		b.Skipf("no /proc/self/status: %v", err)
@@ -76,7 +80,7 @@ func peakRSS(b *testing.B) int64 {
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(s.Text(), key); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
 				b.Fatal(err)
@@ -84,6 +88,6 @@ func peakRSS(b *testing.B) int64 {
 			return kb << 10
 		}
 	}
-	b.Fatal("no VmHWM in /proc/self/status")
+	b.Fatalf("no %s in /proc/self/status", key)
 	return 0
 }
