@@ -149,10 +149,16 @@ func TestIsolationStopDuringSlowLoad(t *testing.T) {
 	in := newInfra(t)
 	slowCompose(in, "slow")
 	head := in.commit("a stack that takes minutes to load")
-	run := in.startBerth("")
-	run.waitFor("the slow stack's reconcile to start", 2*time.Minute, func() bool {
-		return run.stackState(in.stack("slow")).Head == head
+	run := in.startBerth("", "--load-timeout", "10m")
+	// The first fetch is done: the cycle goes on to the load, which takes
+	// minutes, well within its budget.
+	run.waitFor("the first fetch", 2*time.Minute, func() bool {
+		n, err := run.fetches()
+		return err == nil && n >= 1
 	})
+	if s := run.stackState(in.stack("slow")); s.State != "" || s.Applied == head {
+		t.Fatalf("the slow stack is already %s at %.12s: the load did not run", s.State, s.Applied)
+	}
 	start := time.Now()
 	run.cmd.Process.Signal(syscall.SIGTERM)
 	select {
