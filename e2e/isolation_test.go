@@ -150,11 +150,17 @@ func TestIsolationStopDuringSlowLoad(t *testing.T) {
 	slowCompose(in, "slow")
 	head := in.commit("a stack that takes minutes to load")
 	run := in.startBerth("", "--load-timeout", "10m")
-	// The first fetch is done: the cycle goes on to the load, which takes
-	// minutes, well within its budget.
-	run.waitFor("the first fetch", 2*time.Minute, func() bool {
-		n, err := run.fetches()
-		return err == nil && n >= 1
+	// The stack is exported just before it is loaded; the load is under way
+	// once berth has spent 2 s of CPU since (an idle berth spends almost
+	// none, the load minutes of it), well within its budget.
+	var spent int
+	run.waitFor("the slow stack's export", 2*time.Minute, func() bool {
+		entries, _ := os.ReadDir(filepath.Join(run.dataDir, "stacks", in.stack("slow")))
+		spent = cpuTicks(t, run.cmd.Process.Pid)
+		return len(entries) > 0
+	})
+	run.waitFor("the load to spend 2 s of CPU", 2*time.Minute, func() bool {
+		return cpuTicks(t, run.cmd.Process.Pid) >= spent+2*clockTicks
 	})
 	if s := run.stackState(in.stack("slow")); s.State != "" || s.Applied == head {
 		t.Fatalf("the slow stack is already %s at %.12s: the load did not run", s.State, s.Applied)
@@ -170,6 +176,26 @@ func TestIsolationStopDuringSlowLoad(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("berth run did not stop within 15 s of SIGTERM while a load ran")
 	}
+}
+
+// clockTicks is the kernel's USER_HZ: /proc counts CPU time in 1/100 s.
+const clockTicks = 100
+
+// cpuTicks is the CPU time (user and system) a process has spent, from
+// /proc/PID/stat.
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fields after the command name (which may hold spaces) start at
+	// the state; utime and stime are the 12th and 13th of them.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	var utime, stime int
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return utime + stime
 }
 
 func contains(list []string, s string) bool {
