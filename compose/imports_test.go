@@ -25,8 +25,9 @@ var allowedImports = map[string][]string{
 	"compose/observe": {"compose"},
 	"compose/load":    {"compose", "compose/budget", "compose/convert", "compose/envtmpl", "compose/sops"},
 	"compose/apply":   {"compose", "compose/convert", "compose/observe"},
-	"compose/compare": {"compose", "compose/load", "gitsource"},
+	"compose/compare": {"compose", "compose/load", "compose/stacks", "gitsource"},
 	"compose/lint":    {"compose", "compose/budget", "compose/load"},
+	"compose/stacks":  {"compose", "compose/load"},
 }
 
 // TestImportsPointOneWay reads the import clauses of every package under

@@ -111,6 +111,7 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		Notify:       notifier.Notify,
 		StatusURL:    cfg.StatusURL,
 		Policy:       cfg.Policy,
+		LoadTimeout:  cfg.LoadTimeout.Duration,
 		// berth's own folders and files: no stack may mount them.
 		PolicyRefused: cfg.OwnPaths(),
 	})

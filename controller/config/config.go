@@ -65,7 +65,10 @@ type Config struct {
 	Shallow bool `yaml:"shallow"`
 	// Settle is how long a started container must keep running.
 	Settle Duration `yaml:"settle"`
-	Git    Git      `yaml:"git"`
+	// LoadTimeout is how long one stack's load may take: a stack whose
+	// load takes longer stalls alone, and the others go on.
+	LoadTimeout Duration `yaml:"load_timeout"`
+	Git         Git      `yaml:"git"`
 	// Webhooks turn on the push webhooks of the listen server, one
 	// provider per secret.
 	Webhooks Webhooks `yaml:"webhooks"`
@@ -190,16 +193,17 @@ const EnvSopsAgeKeyFile = "SOPS_AGE_KEY_FILE"
 // Default is the configuration before any file, variable or flag.
 func Default() Config {
 	return Config{
-		Branch:     DefaultBranch,
-		Path:       "stacks",
-		Host:       hostname(),
-		DataDir:    "/var/lib/berth",
-		SecretsDir: DefaultSecretsDir,
-		Listen:     "127.0.0.1:9300",
-		Poll:       "1m",
-		Drift:      DriftCorrect,
-		Settle:     Duration{10 * time.Second},
-		Git:        Git{FetchTimeout: Duration{2 * time.Minute}},
+		Branch:      DefaultBranch,
+		Path:        "stacks",
+		Host:        hostname(),
+		DataDir:     "/var/lib/berth",
+		SecretsDir:  DefaultSecretsDir,
+		Listen:      "127.0.0.1:9300",
+		Poll:        "1m",
+		Drift:       DriftCorrect,
+		Settle:      Duration{10 * time.Second},
+		Git:         Git{FetchTimeout: Duration{2 * time.Minute}},
+		LoadTimeout: Duration{30 * time.Second},
 	}
 }
 

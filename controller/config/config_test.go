@@ -17,7 +17,7 @@ func TestDefault(t *testing.T) {
 	c := Default()
 	host, _ := os.Hostname()
 	want := Config{Branch: "main", Path: "stacks", Host: host, DataDir: "/var/lib/berth", SecretsDir: "/etc/berth/secrets", Listen: "127.0.0.1:9300",
-		Poll: "1m", Drift: "correct", Settle: Duration{10 * time.Second}, Git: Git{FetchTimeout: Duration{2 * time.Minute}}}
+		Poll: "1m", Drift: "correct", Settle: Duration{10 * time.Second}, Git: Git{FetchTimeout: Duration{2 * time.Minute}}, LoadTimeout: Duration{30 * time.Second}}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", c, want)
 	}
@@ -69,7 +69,7 @@ git:
 		Repo: "ssh://git@git.example.com/infra.git", Tag: "v1.4.0", Path: "deploy/stacks", Host: "vps-1",
 		Env: "production", DataDir: filepath.Join(dir, "state"), SecretsDir: filepath.Join(dir, "secrets"),
 		AgeKeyFile: "/etc/berth/age.key", Listen: ":9400", Poll: "*/5 * * * *",
-		Drift: "warn", Shallow: true, Settle: Duration{2500 * time.Millisecond},
+		Drift: "warn", Shallow: true, Settle: Duration{2500 * time.Millisecond}, LoadTimeout: Duration{30 * time.Second},
 		Git: Git{Username: "deploy", SSHKeyFile: "/etc/berth/id_ed25519", KnownHostsFile: filepath.Join(dir, "known_hosts"),
 			VerifyCommits: true, TrustedKeysFile: filepath.Join(dir, "keys.asc"), FetchTimeout: Duration{2 * time.Minute}},
 	}
@@ -151,6 +151,7 @@ func TestValidate(t *testing.T) {
 		{"drift", func(c *Config) { c.Drift = "fix" }, `drift: "fix" is not "correct" or "warn"`},
 		{"webhook bound negative", func(c *Config) { c.Webhooks.MaxConcurrent = -1 }, `webhooks.max_concurrent: -1 is negative`},
 		{"settle negative", func(c *Config) { c.Settle = Duration{-time.Second} }, `settle: "-1s" is negative`},
+		{"load timeout zero", func(c *Config) { c.LoadTimeout = Duration{} }, `load_timeout: "0s" is not positive`},
 		{"shared secret pattern", func(c *Config) { c.SharedSecrets = []string{"smtp_*", "a/b/c"} }, `shared_secrets[1]: "a/b/c" is not a pattern of secret names`},
 		{"token file ok", func(c *Config) { c.Git.TokenFile = secret }, ""},
 		{"token file missing", func(c *Config) { c.Git.TokenFile = missing }, "git.token_file: open " + missing + ": no such file"},

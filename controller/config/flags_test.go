@@ -108,7 +108,7 @@ func TestFlagsAndVariables(t *testing.T) {
 		"commit-status-provider", "commit-status-repo", "commit-status-token-file", "commit-status-url", "config",
 		"control-group", "control-socket", "data-dir", "drift", "env", "fetch-timeout", "generic-webhook-secret-file", "git-known-hosts-file", "git-password-file",
 		"git-ssh-key-file", "git-token-file", "git-username", "gitea-webhook-secret-file", "github-webhook-secret-file",
-		"gitlab-webhook-token-file", "host", "listen", "notify-discord-url-file", "notify-slack-url-file",
+		"gitlab-webhook-token-file", "host", "listen", "load-timeout", "notify-discord-url-file", "notify-slack-url-file",
 		"notify-teams-url-file", "notify-webhook-secret-file", "notify-webhook-url", "path", "policy-profile", "poll", "repo", "secrets-dir",
 		"settle", "shallow", "shared-secrets", "status-url", "tag", "trusted-keys-file", "verify-commits", "webhook-max-concurrent"}
 	if !reflect.DeepEqual(flags, wantFlags) {
@@ -120,6 +120,7 @@ func TestFlagsAndVariables(t *testing.T) {
 	}
 	wantVars := []string{"BERTH_REPO", "BERTH_BRANCH", "BERTH_TAG", "BERTH_COMMIT", "BERTH_PATH", "BERTH_HOST",
 		"BERTH_ENV", "BERTH_DATA_DIR", "BERTH_SECRETS_DIR", "BERTH_AGE_KEY_FILE", "BERTH_LISTEN", "BERTH_POLL", "BERTH_DRIFT", "BERTH_SHALLOW", "BERTH_FETCH_TIMEOUT", "BERTH_SETTLE",
+		"BERTH_LOAD_TIMEOUT",
 		"BERTH_GIT_USERNAME", "BERTH_GIT_PASSWORD_FILE", "BERTH_GIT_TOKEN_FILE", "BERTH_GIT_SSH_KEY_FILE",
 		"BERTH_GIT_KNOWN_HOSTS_FILE", "BERTH_VERIFY_COMMITS", "BERTH_TRUSTED_KEYS_FILE",
 		"BERTH_GITHUB_WEBHOOK_SECRET_FILE", "BERTH_GITEA_WEBHOOK_SECRET_FILE", "BERTH_GITLAB_WEBHOOK_TOKEN_FILE",

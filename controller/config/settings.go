@@ -39,6 +39,7 @@ var settings = []setting{
 	{key: "shallow", flag: "shallow", usage: "depth-1 clone and fetches", bln: func(c *Config) *bool { return &c.Shallow }},
 	{key: "git.fetch_timeout", flag: "fetch-timeout", usage: "how long one clone or fetch may take before it is abandoned and retried", dur: func(c *Config) *Duration { return &c.Git.FetchTimeout }},
 	{key: "settle", flag: "settle", usage: "stability window: how long a started container without a healthcheck must keep running, without a restart", dur: func(c *Config) *Duration { return &c.Settle }},
+	{key: "load_timeout", flag: "load-timeout", usage: "how long one stack's load may take before the stack stalls alone", dur: func(c *Config) *Duration { return &c.LoadTimeout }},
 	{key: "git.username", flag: "git-username", usage: "user for HTTP(S) basic auth", str: func(c *Config) *string { return &c.Git.Username }},
 	{key: "git.password_file", flag: "git-password-file", usage: "file holding the HTTP(S) password", str: func(c *Config) *string { return &c.Git.PasswordFile }},
 	{key: "git.token_file", flag: "git-token-file", usage: "file holding an HTTP(S) access token", str: func(c *Config) *string { return &c.Git.TokenFile }},

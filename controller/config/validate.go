@@ -79,6 +79,9 @@ func (c *Config) Validate() error {
 	if c.Settle.Duration < 0 {
 		add("settle: %q is negative", c.Settle.String())
 	}
+	if c.LoadTimeout.Duration <= 0 {
+		add("load_timeout: %q is not positive", c.LoadTimeout.String())
+	}
 	errs = append(errs, c.Git.problems(c.filesUnder("git."))...)
 	errs = append(errs, c.integrationProblems()...)
 	errs = append(errs, c.PolicyProblems()...)
