@@ -202,3 +202,15 @@ func TestRoutedNotifier(t *testing.T) {
 		t.Errorf("the log does not name the dropped repeat:\n%s", logs)
 	}
 }
+
+// Two services' OOM kills at one moment are two deliveries to a receiver
+// that drops repeated IDs.
+func TestDeliveryIDTellsSubjectsApart(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	web := Event{Kind: OOMKilled, Host: "h", Stack: "shop", Subject: "web", Time: at}
+	worker := web
+	worker.Subject = "worker"
+	if deliveryID(web) == deliveryID(worker) || deliveryID(web) != deliveryID(web) {
+		t.Errorf("delivery IDs: web %s, worker %s", deliveryID(web), deliveryID(worker))
+	}
+}
