@@ -210,7 +210,8 @@ func TestDeliveryIDTellsSubjectsApart(t *testing.T) {
 	web := Event{Kind: OOMKilled, Host: "h", Stack: "shop", Subject: "web", Time: at}
 	worker := web
 	worker.Subject = "worker"
-	if deliveryID(web) == deliveryID(worker) || deliveryID(web) != deliveryID(web) {
+	again := web
+	if deliveryID(web) == deliveryID(worker) || deliveryID(web) != deliveryID(again) {
 		t.Errorf("delivery IDs: web %s, worker %s", deliveryID(web), deliveryID(worker))
 	}
 }
