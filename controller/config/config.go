@@ -19,6 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/policy"
 )
 
@@ -72,7 +73,7 @@ type Config struct {
 	// Webhooks turn on the push webhooks of the listen server, one
 	// provider per secret.
 	Webhooks Webhooks `yaml:"webhooks"`
-	// Notify is where deploy events are sent.
+	// Notify is where deploy events and alerts are sent (notify.go).
 	Notify Notify `yaml:"notify"`
 	// CommitStatus posts each deploy's outcome on its commit.
 	CommitStatus CommitStatus `yaml:"commit_status"`
@@ -155,17 +156,6 @@ type Webhooks struct {
 	MaxConcurrent int `yaml:"max_concurrent"`
 }
 
-// Notify names the notification sinks. Slack, Discord and Teams webhook
-// URLs carry their token, so they are read from files; the generic
-// webhook's URL is plain and its body is signed with the secret.
-type Notify struct {
-	SlackURLFile      string `yaml:"slack_url_file"`
-	DiscordURLFile    string `yaml:"discord_url_file"`
-	TeamsURLFile      string `yaml:"teams_url_file"`
-	WebhookURL        string `yaml:"webhook_url"`
-	WebhookSecretFile string `yaml:"webhook_secret_file"`
-}
-
 // Commit status providers.
 const (
 	ProviderGitHub = "github"
@@ -204,6 +194,7 @@ func Default() Config {
 		Settle:      Duration{10 * time.Second},
 		Git:         Git{FetchTimeout: Duration{2 * time.Minute}},
 		LoadTimeout: Duration{30 * time.Second},
+		Notify:      Notify{Window: Duration{notify.DefaultWindow}},
 	}
 }
 

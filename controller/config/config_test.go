@@ -17,7 +17,8 @@ func TestDefault(t *testing.T) {
 	c := Default()
 	host, _ := os.Hostname()
 	want := Config{Branch: "main", Path: "stacks", Host: host, DataDir: "/var/lib/berth", SecretsDir: "/etc/berth/secrets", Listen: "127.0.0.1:9300",
-		Poll: "1m", Drift: "correct", Settle: Duration{10 * time.Second}, Git: Git{FetchTimeout: Duration{2 * time.Minute}}, LoadTimeout: Duration{30 * time.Second}}
+		Poll: "1m", Drift: "correct", Settle: Duration{10 * time.Second}, Git: Git{FetchTimeout: Duration{2 * time.Minute}}, LoadTimeout: Duration{30 * time.Second},
+		Notify: Notify{Window: Duration{10 * time.Minute}}}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", c, want)
 	}
@@ -69,7 +70,7 @@ git:
 		Repo: "ssh://git@git.example.com/infra.git", Tag: "v1.4.0", Path: "deploy/stacks", Host: "vps-1",
 		Env: "production", DataDir: filepath.Join(dir, "state"), SecretsDir: filepath.Join(dir, "secrets"),
 		AgeKeyFile: "/etc/berth/age.key", Listen: ":9400", Poll: "*/5 * * * *",
-		Drift: "warn", Shallow: true, Settle: Duration{2500 * time.Millisecond}, LoadTimeout: Duration{30 * time.Second},
+		Drift: "warn", Shallow: true, Settle: Duration{2500 * time.Millisecond}, LoadTimeout: Duration{30 * time.Second}, Notify: Notify{Window: Duration{10 * time.Minute}},
 		Git: Git{Username: "deploy", SSHKeyFile: "/etc/berth/id_ed25519", KnownHostsFile: filepath.Join(dir, "known_hosts"),
 			VerifyCommits: true, TrustedKeysFile: filepath.Join(dir, "keys.asc"), FetchTimeout: Duration{2 * time.Minute}},
 	}

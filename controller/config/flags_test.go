@@ -109,7 +109,7 @@ func TestFlagsAndVariables(t *testing.T) {
 		"control-group", "control-socket", "data-dir", "drift", "env", "fetch-timeout", "generic-webhook-secret-file", "git-known-hosts-file", "git-password-file",
 		"git-ssh-key-file", "git-token-file", "git-username", "gitea-webhook-secret-file", "github-webhook-secret-file",
 		"gitlab-webhook-token-file", "host", "listen", "load-timeout", "notify-discord-url-file", "notify-slack-url-file",
-		"notify-teams-url-file", "notify-webhook-secret-file", "notify-webhook-url", "path", "policy-profile", "poll", "repo", "secrets-dir",
+		"notify-teams-url-file", "notify-webhook-secret-file", "notify-webhook-url", "notify-window", "path", "policy-profile", "poll", "repo", "secrets-dir",
 		"settle", "shallow", "shared-secrets", "status-url", "tag", "trusted-keys-file", "verify-commits", "webhook-max-concurrent"}
 	if !reflect.DeepEqual(flags, wantFlags) {
 		t.Errorf("flags = %q\nwant %q", flags, wantFlags)
@@ -126,7 +126,7 @@ func TestFlagsAndVariables(t *testing.T) {
 		"BERTH_GITHUB_WEBHOOK_SECRET_FILE", "BERTH_GITEA_WEBHOOK_SECRET_FILE", "BERTH_GITLAB_WEBHOOK_TOKEN_FILE",
 		"BERTH_BITBUCKET_WEBHOOK_SECRET_FILE", "BERTH_GENERIC_WEBHOOK_SECRET_FILE", "BERTH_WEBHOOK_MAX_CONCURRENT", "BERTH_NOTIFY_SLACK_URL_FILE",
 		"BERTH_NOTIFY_DISCORD_URL_FILE", "BERTH_NOTIFY_TEAMS_URL_FILE", "BERTH_NOTIFY_WEBHOOK_URL",
-		"BERTH_NOTIFY_WEBHOOK_SECRET_FILE", "BERTH_COMMIT_STATUS_PROVIDER", "BERTH_COMMIT_STATUS_TOKEN_FILE",
+		"BERTH_NOTIFY_WEBHOOK_SECRET_FILE", "BERTH_NOTIFY_WINDOW", "BERTH_COMMIT_STATUS_PROVIDER", "BERTH_COMMIT_STATUS_TOKEN_FILE",
 		"BERTH_COMMIT_STATUS_URL", "BERTH_COMMIT_STATUS_OWNER", "BERTH_COMMIT_STATUS_REPO", "BERTH_STATUS_URL",
 		"BERTH_POLICY_PROFILE",
 		"BERTH_CONTROL_SOCKET", "BERTH_CONTROL_GROUP", "BERTH_ALLOWED_HOSTS",

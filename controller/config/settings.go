@@ -58,6 +58,7 @@ var settings = []setting{
 	{key: "notify.teams_url_file", flag: "notify-teams-url-file", usage: "file holding a Microsoft Teams incoming webhook (or Workflows) URL", str: func(c *Config) *string { return &c.Notify.TeamsURLFile }},
 	{key: "notify.webhook_url", flag: "notify-webhook-url", usage: "URL that deploy events are POSTed to as signed JSON", str: func(c *Config) *string { return &c.Notify.WebhookURL }},
 	{key: "notify.webhook_secret_file", flag: "notify-webhook-secret-file", usage: "file holding the HMAC secret that signs --notify-webhook-url's bodies", str: func(c *Config) *string { return &c.Notify.WebhookSecretFile }},
+	{key: "notify.window", flag: "notify-window", usage: "each sink sends the same kind of event about the same stack and subject once within this window", dur: func(c *Config) *Duration { return &c.Notify.Window }},
 	{key: "commit_status.provider", flag: "commit-status-provider", usage: "post deploy outcomes as commit statuses: github, gitlab or gitea", str: func(c *Config) *string { return &c.CommitStatus.Provider }},
 	{key: "commit_status.token_file", flag: "commit-status-token-file", usage: "file holding the commit status API token", str: func(c *Config) *string { return &c.CommitStatus.TokenFile }},
 	{key: "commit_status.url", flag: "commit-status-url", usage: "commit status API base URL, for self-hosted hosts", str: func(c *Config) *string { return &c.CommitStatus.URL }},
