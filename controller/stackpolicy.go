@@ -22,10 +22,9 @@ import (
 // the rule, service and field of each finding; the live stack stays as it
 // is.
 func (s *stack) review(hash string, p *types.Project) (warnings []string, refused, lintErr error) {
-	repo, err := s.repoPolicy(hash)
-	if err != nil {
-		return nil, err, nil
-	}
+	// A repo policy that cannot be read still lets the host judge: the
+	// host's refusal is what a person must see first.
+	repo, repoErr := s.repoPolicy(hash)
 	src, err := lint.ReadSources(s.dir, s.c.o.Env, s.c.stackPath(s.name))
 	if err != nil {
 		return nil, err, nil
@@ -33,6 +32,9 @@ func (s *stack) review(hash string, p *types.Project) (warnings []string, refuse
 	r := s.c.o.Policy.Review(p, repo, s.policyTarget(src))
 	if refusals := lint.Active(r.Host); len(refusals) > 0 {
 		return nil, reconcile.Stalling(refusal(refusals)), nil
+	}
+	if repoErr != nil {
+		return nil, repoErr, nil
 	}
 	var errs []string
 	for _, f := range lint.Active(r.Lint) {

@@ -76,8 +76,10 @@ func TestFaultStateDamaged(t *testing.T) {
 	if after := ids(shop.containers()); after != before {
 		t.Fatalf("the recovery replaced containers:\nbefore %s\nafter  %s", before, after)
 	}
-	if h := again.history(shop.project); len(h) != 0 {
-		t.Fatalf("history after the recovery: %+v, want empty (nothing deployed)", h)
+	// The commit found live is recorded, with no operation: nothing was
+	// deployed again.
+	if h := again.history(shop.project); len(h) != 1 || h[0].Commit != head || h[0].Outcome != controller.OutcomeSucceeded || len(h[0].Operations) != 0 {
+		t.Fatalf("history after the recovery: %+v, want one entry for %.12s with no operation", h, head)
 	}
 	if s := again.stackState(shop.project); s.Good != head {
 		t.Fatalf("stack %+v, want the running commit %.12s as the last good one", s, head)
