@@ -89,6 +89,8 @@ type Config struct {
 	// of SecretsDir that stacks may read: NAME for every stack, STACK/NAME
 	// for one. By default none: a stack reads its own in SecretsDir/<stack>/.
 	SharedSecrets []string `yaml:"shared_secrets"`
+	// Pressure is the host pressure watch.
+	Pressure Pressure `yaml:"pressure"`
 }
 
 // Control places the control socket and says which group may use it
@@ -196,6 +198,7 @@ func Default() Config {
 		Poll:       "1m",
 		Drift:      DriftCorrect,
 		Settle:     Duration{10 * time.Second},
+		Pressure:   DefaultPressure(),
 	}
 }
 

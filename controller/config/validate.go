@@ -76,6 +76,7 @@ func (c *Config) Validate() error {
 	if c.Settle.Duration < 0 {
 		add("settle: %q is negative", c.Settle.String())
 	}
+	errs = append(errs, c.Pressure.problems()...)
 	errs = append(errs, c.Git.problems(c.filesUnder("git."))...)
 	errs = append(errs, c.integrationProblems()...)
 	errs = append(errs, c.PolicyProblems()...)

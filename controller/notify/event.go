@@ -43,6 +43,9 @@ type Event struct {
 	// Author and Message are the commit's author and subject line.
 	Author  string `json:"author,omitempty"`
 	Message string `json:"message,omitempty"`
+	// Subject is what the event is about besides the stack: a probe ("GET
+	// http://web/health") or a host resource ("disk /var/lib/docker").
+	Subject string `json:"subject,omitempty"`
 	// Reason is the error or cause, for failures, rollbacks and stalls.
 	Reason string    `json:"reason,omitempty"`
 	Time   time.Time `json:"time"`
@@ -61,7 +64,13 @@ func (e Event) Title() string {
 		Recovered:       "recovered",
 	}[e.Kind]
 	if what == "" {
+		what = watchTitles[e.Kind]
+	}
+	if what == "" {
 		what = string(e.Kind)
+	}
+	if e.Stack == "" { // about the host itself
+		return fmt.Sprintf("%s %s on %s", e.icon(), what, e.Host)
 	}
 	return fmt.Sprintf("%s %s %s on %s", e.icon(), e.Stack, what, e.Host)
 }
@@ -81,12 +90,18 @@ func (e Event) icon() string {
 	case Recovered:
 		return "💚"
 	}
+	if i := watchIcon(e.Kind); i != "" {
+		return i
+	}
 	return "ℹ️"
 }
 
 // Detail is the commit line and the reason: "abc1234 “bump web” by ops".
 func (e Event) Detail() string {
 	var b strings.Builder
+	if e.Subject != "" {
+		b.WriteString(e.Subject + " ")
+	}
 	if e.Commit != "" {
 		b.WriteString("commit " + gitsource.Short(e.Commit))
 	}

@@ -65,8 +65,8 @@ type Notifier struct {
 }
 
 type dedupeKey struct {
-	kind          Kind
-	stack, commit string
+	kind                   Kind
+	stack, commit, subject string
 }
 
 // New starts one goroutine per sink. With no sinks, Notify does nothing.
@@ -137,7 +137,7 @@ func (n *Notifier) first(e Event) (first, closed bool) {
 			delete(n.sent, k)
 		}
 	}
-	k := dedupeKey{e.Kind, e.Stack, e.Commit}
+	k := dedupeKey{e.Kind, e.Stack, e.Commit, e.Subject}
 	if _, ok := n.sent[k]; ok {
 		return false, false
 	}
