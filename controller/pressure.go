@@ -140,8 +140,10 @@ func (w *pressureWatch) run(ctx context.Context) {
 
 // check reads every source once, records the readings and sends the
 // alerts of the levels that moved.
-func (w *pressureWatch) check(ctx context.Context) {
-	rs := readPressure(w.sources(ctx))
+func (w *pressureWatch) check(ctx context.Context) { w.record(readPressure(w.sources(ctx))) }
+
+// record judges one round of readings.
+func (w *pressureWatch) record(rs []PressureReading) {
 	changed := false
 	for i := range rs {
 		r := &rs[i]

@@ -100,7 +100,7 @@ func readWith(open func() (io.ReadCloser, error), parse func(io.Reader) (float64
 
 // memoryRatio is 1 - MemAvailable/MemTotal from /proc/meminfo.
 func memoryRatio(r io.Reader) (float64, error) {
-	var total, avail float64
+	total, avail := 0.0, -1.0
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
