@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ type journey struct {
 	next    time.Time
 	misses  int
 	failing bool // journey_failing sent, journey_recovered not yet
+	runs    int
 }
 
 // follow sets the schedule from the deployed commit's settings: a new
@@ -45,6 +47,7 @@ func (j *journey) due(now time.Time) bool { return j.every > 0 && !now.Before(j.
 // journey_recovered on the first pass after that.
 func (j *journey) record(ok bool, now time.Time) notify.Kind {
 	j.next = now.Add(j.every)
+	j.runs++
 	if ok {
 		j.misses = 0
 		if j.failing {
@@ -122,26 +125,53 @@ func (js *journeys) runStack(ctx context.Context, s *stack) {
 		j = &journey{}
 		js.state[s.name] = j
 	}
-	js.mu.Unlock()
 	now := time.Now()
 	if p == nil {
-		j.every = 0 // nothing deployed that runs: no schedule
-		j.commit = ""
-		return
+		*j = journey{failing: j.failing, runs: j.runs} // nothing deployed that runs: no schedule
+	} else {
+		j.follow(commit, set, now)
 	}
-	j.follow(commit, set, now)
-	if !j.due(now) {
+	due := j.due(now)
+	js.mu.Unlock()
+	if !due {
 		return
 	}
 	failed := js.probe(ctx, s.name, p, set.Verify)
 	if ctx.Err() != nil {
 		return // stopping: the cut-short probes say nothing of the stack
 	}
+	js.mu.Lock()
 	kind := j.record(failed == nil, time.Now())
-	if kind == "" {
-		return
+	misses := j.misses
+	js.mu.Unlock()
+	if kind != "" {
+		js.alert(s, kind, commit, failed, misses)
 	}
-	js.alert(s, kind, commit, failed, j.misses)
+}
+
+// JourneyStatus is a stack's scheduled verification in the status.
+type JourneyStatus struct {
+	Stack   string        `json:"stack"`
+	Commit  string        `json:"commit"`
+	Every   time.Duration `json:"every"`
+	Runs    int           `json:"runs"`
+	Misses  int           `json:"misses"`
+	Failing bool          `json:"failing"`
+	Next    time.Time     `json:"next"`
+}
+
+// snapshot lists the scheduled journeys by stack.
+func (js *journeys) snapshot() []JourneyStatus {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	var out []JourneyStatus
+	for name, j := range js.state {
+		if j.every > 0 {
+			out = append(out, JourneyStatus{Stack: name, Commit: j.commit, Every: j.every, Runs: j.runs, Misses: j.misses, Failing: j.failing, Next: j.next})
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Stack < out[b].Stack })
+	return out
 }
 
 // deployed is the stack's running commit, loaded, and its settings, when

@@ -23,6 +23,8 @@ type Status struct {
 	Listener *ListenerStatus `json:"listener,omitempty"`
 	// Pressure is the host pressure watch's last readings, when it is on.
 	Pressure *PressureStatus `json:"pressure,omitempty"`
+	// Journeys are the stacks' scheduled verify probes (x-berth watch).
+	Journeys []JourneyStatus `json:"journeys,omitempty"`
 	Stacks   []StackStatus   `json:"stacks"`
 }
 
@@ -88,6 +90,7 @@ func (c *Controller) Status() Status {
 	if c.pressure != nil {
 		out.Pressure = c.pressure.snapshot()
 	}
+	out.Journeys = c.journeys.snapshot()
 	return out
 }
 
