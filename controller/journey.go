@@ -175,14 +175,15 @@ func (js *journeys) snapshot() []JourneyStatus {
 }
 
 // deployed is the stack's running commit, loaded, and its settings, when
-// it is one whose journey runs: deployed, not suspended, not mid-change.
+// it is one whose journey runs: deployed and settled (a stalled stack still
+// runs its applied commit), not suspended, not failed or retrying.
 // The loop is held, so s.loaded is still.
 func (js *journeys) deployed(s *stack) (*types.Project, compose.Settings, string) {
 	st := s.state()
 	switch {
 	case st.Suspended, s.loaded == nil, s.loaded.commit != st.Applied:
 		return nil, compose.Settings{}, ""
-	case st.State != StateInSync && st.State != StateDrifted && st.State != StateRolledBack:
+	case st.State != StateInSync && st.State != StateDrifted && st.State != StateRolledBack && st.State != StateStalled:
 		return nil, compose.Settings{}, ""
 	}
 	set, err := compose.ReadStackSettings(s.loaded.project)
