@@ -99,10 +99,11 @@ func (e Event) icon() string {
 // Detail is the commit line and the reason: "abc1234 “bump web” by ops".
 func (e Event) Detail() string {
 	var b strings.Builder
-	if e.Subject != "" {
-		b.WriteString(e.Subject + " ")
-	}
+	b.WriteString(e.Subject)
 	if e.Commit != "" {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
 		b.WriteString("commit " + gitsource.Short(e.Commit))
 	}
 	if e.Message != "" {
