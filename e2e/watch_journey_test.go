@@ -144,6 +144,17 @@ func TestWatchJourney(t *testing.T) {
 	if want := `berth_journey_up{stack="` + app.project + `",probe="GET http://web:8080/version"} 1`; !strings.Contains(metrics, want) {
 		t.Errorf("metrics lack %s", want)
 	}
+
+	t.Log("a watch below the least stalls its commit, naming the key, and the live stack stays")
+	in.write("app", "compose.yaml", strings.Replace(journeyCompose, "watch: 10s", "watch: 5s", 1))
+	bad := in.commit("watch too often")
+	run.waitFor("stalled", 60*time.Second, func() bool {
+		s := run.stackState(app.project)
+		return s.State == controller.StateStalled && s.Attempted == bad
+	})
+	if s := run.stackState(app.project); s.Applied != head || !strings.Contains(s.Error, "x-berth.watch: 5s: want 10s or more") {
+		t.Errorf("stalled stack: applied %s, error %q", s.Applied, s.Error)
+	}
 }
 
 // TestWatchHostPressure: with thresholds this machine's data dir is over
