@@ -180,7 +180,9 @@ func (w *pressureWatch) sources(ctx context.Context) pressureSources {
 		MemInfo: func() (io.ReadCloser, error) { return os.Open("/proc/meminfo") },
 		LoadAvg: func() (io.ReadCloser, error) { return os.Open("/proc/loadavg") }}
 	if e, ok := w.c.o.Engine.(infoer); ok {
-		info, err := e.Info(ctx, client.InfoOptions{})
+		ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		info, err := e.Info(ictx, client.InfoOptions{})
+		cancel()
 		switch {
 		case err != nil:
 			w.tellOnce("engine", "cannot ask the engine for its data root", "error", err)

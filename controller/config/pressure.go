@@ -22,8 +22,8 @@ func DefaultPressure() Pressure {
 
 func (p Pressure) problems() []error {
 	var errs []error
-	if p.Interval.Duration < 0 {
-		errs = append(errs, fmt.Errorf("pressure.interval: %q is negative", p.Interval.String()))
+	if d := p.Interval.Duration; d < 0 || d > 0 && d < time.Second {
+		errs = append(errs, fmt.Errorf("pressure.interval: %q: want 0 (off) or 1s or more", p.Interval.String()))
 	}
 	if p.Warning < 1 || p.Warning > 100 {
 		errs = append(errs, fmt.Errorf("pressure.warning: %d is not a percentage from 1 to 100", p.Warning))
