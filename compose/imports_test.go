@@ -18,14 +18,16 @@ const module = "github.com/berth-gitops/berth/"
 // The root is the vocabulary and the pure planner and imports none.
 var allowedImports = map[string][]string{
 	"compose/budget":  nil,
+	"compose/envtmpl": nil,
 	"compose":         {"compose/budget"},
 	"compose/sops":    {"compose/budget"},
 	"compose/convert": {"compose", "compose/budget"},
 	"compose/observe": {"compose"},
-	"compose/load":    {"compose", "compose/budget", "compose/convert", "compose/sops"},
+	"compose/load":    {"compose", "compose/budget", "compose/convert", "compose/envtmpl", "compose/sops"},
 	"compose/apply":   {"compose", "compose/convert", "compose/observe"},
-	"compose/compare": {"compose", "compose/load", "gitsource"},
+	"compose/compare": {"compose", "compose/load", "compose/stacks", "gitsource"},
 	"compose/lint":    {"compose", "compose/budget", "compose/load"},
+	"compose/stacks":  {"compose", "compose/load"},
 }
 
 // TestImportsPointOneWay reads the import clauses of every package under

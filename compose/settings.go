@@ -158,6 +158,12 @@ func ReadSettingsFile(file string, s *Settings) error {
 	if err != nil {
 		return err
 	}
+	return ParseSettingsFile(file, data, s)
+}
+
+// ParseSettingsFile adds the top-level x-berth of one compose file's
+// content, named file, to s.
+func ParseSettingsFile(file string, data []byte, s *Settings) error {
 	var doc struct {
 		XBerth any `yaml:"x-berth"`
 	}

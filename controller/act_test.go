@@ -44,6 +44,7 @@ func (f *fakeSource) Dirs(string, string) ([]string, error) {
 	return nil, f.unexpected("Dirs")
 }
 func (f *fakeSource) ReadFile(string, string) ([]byte, error) { return nil, f.unexpected("ReadFile") }
+func (f *fakeSource) FileSize(string, string) (int64, error)  { return 0, f.unexpected("FileSize") }
 func (f *fakeSource) ExportTree(string, string, string) (gitsource.Export, error) {
 	return gitsource.Export{}, f.unexpected("ExportTree")
 }

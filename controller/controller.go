@@ -21,7 +21,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/berth-gitops/berth/compose/apply"
-	"github.com/berth-gitops/berth/compose/load"
+	"github.com/berth-gitops/berth/compose/stacks"
 	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/policy"
 	"github.com/berth-gitops/berth/controller/store"
@@ -35,6 +35,7 @@ type Source interface {
 	Head() (gitsource.Commit, error)
 	Dirs(hash, dir string) ([]string, error)
 	ReadFile(hash, path string) ([]byte, error)
+	FileSize(hash, path string) (int64, error)
 	ExportTree(hash, dir, parent string) (gitsource.Export, error)
 	ExportPath(hash, dir, rel, parent string) (gitsource.Export, error)
 	TreeHash(hash, dir string) (string, error)
@@ -83,6 +84,13 @@ type Options struct {
 	// Settle is the apply's settle time; APIVersion the engine's.
 	Settle     time.Duration
 	APIVersion string
+	// FetchTimeout bounds each clone or fetch (none when zero): a remote
+	// that stops answering is abandoned and retried with backoff, and the
+	// stacks are still kept equal to the last commit fetched meanwhile.
+	FetchTimeout time.Duration
+	// LoadTimeout is how long one stack's load may take (30 s when 0): a
+	// load that takes longer is left behind and its stack stalls.
+	LoadTimeout time.Duration
 	// Ref describes what is followed, for status ("branch main").
 	Ref string
 	// URL is the repo's address without credentials, for status.
@@ -224,7 +232,7 @@ func (c *Controller) cycle(ctx context.Context) time.Duration {
 // for the next one.
 func (c *Controller) runCycle(ctx context.Context) time.Duration {
 	if c.o.Source == nil {
-		src, err := c.o.OpenSource(ctx)
+		src, err := withFetchTimeout(ctx, c.o.FetchTimeout, func(ctx context.Context) (Source, error) { return c.o.OpenSource(ctx) })
 		if src != nil {
 			c.mu.Lock()
 			c.o.Source = src // a clone from an earlier run still serves
@@ -234,7 +242,7 @@ func (c *Controller) runCycle(ctx context.Context) time.Duration {
 			return c.fetchFailed(ctx, err)
 		}
 	}
-	head, err := c.o.Source.Fetch(ctx)
+	head, err := withFetchTimeout(ctx, c.o.FetchTimeout, func(ctx context.Context) (gitsource.Commit, error) { return c.o.Source.Fetch(ctx) })
 	if ctx.Err() == nil {
 		c.metrics.fetch(err == nil)
 	}
@@ -369,33 +377,25 @@ func (c *Controller) reconcileAll(ctx context.Context, head gitsource.Commit) {
 	}
 }
 
-// discover lists the stack folders at head and says, for each, whether this
-// host runs it. A folder that cannot be exported or whose x-berth cannot be
-// read is kept (it stalls or retries in reconcile with the error) rather
-// than removed, and does not hold the other stacks back.
+// discover lists the stacks at head and says, for each, whether this host
+// runs it, from the commit's tree: nothing is exported or loaded to find
+// out. A stack that is bad (its name) or whose x-berth cannot be read is
+// kept (it stalls or retries in reconcile with the error) rather than
+// removed, and does not hold the other stacks back.
 func (c *Controller) discover(head gitsource.Commit) (map[string]bool, error) {
-	dirs, err := c.o.Source.Dirs(head.Hash, c.o.Path)
+	tree := stacks.Commit(c.o.Source, head.Hash)
+	found, err := stacks.Find(tree, c.o.Path)
 	if err != nil {
 		return nil, err
 	}
 	wanted := map[string]bool{}
-	for _, name := range dirs {
-		s := c.stackFor(name)
-		if s.dropped == head.Hash {
-			continue // not for this host at this commit
-		}
-		if err := s.export(head); err != nil {
-			wanted[name] = true
-			continue
-		}
-		if !s.hasComposeFile() {
-			continue
-		}
-		set, err := load.ReadSettings(s.dir, c.o.Env)
-		wanted[name] = err != nil || set.RunsOn(c.o.Host)
-		if err == nil && !wanted[name] && s.state().State == "" {
-			c.log.Debug("stack not for this host", "stack", name, "hosts", set.Hosts)
-			s.dropExports() // read for its settings only
+	for _, f := range found {
+		s := c.stackFor(f.Name)
+		s.bad = f.Err
+		set, err := stacks.Settings(tree, f, c.o.Env)
+		wanted[f.Name] = err != nil || set.RunsOn(c.o.Host)
+		if !wanted[f.Name] {
+			c.log.Debug("stack not for this host", "stack", f.Name, "hosts", set.Hosts)
 		}
 	}
 	return wanted, nil

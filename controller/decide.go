@@ -117,7 +117,9 @@ func summarize(o outcome) (history string, note notify.Kind, reason string) {
 	}
 	switch o.end {
 	case endApplied:
-		deployed := len(o.ops) > 0
+		// A new commit is recorded even with nothing left to do: its
+		// containers may be those of a deploy whose record a crash lost.
+		deployed := len(o.ops) > 0 || (o.newCommit && o.purpose == OutcomeSucceeded)
 		if deployed {
 			history = o.purpose
 		}

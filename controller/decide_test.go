@@ -108,8 +108,8 @@ func TestDecideFault(t *testing.T) {
 		{"lint: stall", reconcile.Stalling(errors.New("lint: 1 error(s)")), 3, StateStalled, []action{actStall}, 0, ""},
 		{"export failed: retry in 2s", reconcile.Retrying("export failed", errors.New("not a folder")), 1, StateRetrying, []action{actRetry}, 2 * time.Second, "export failed"},
 		{"third fault: retry in 8s", reconcile.Engine(errors.New("conflict")), 3, StateRetrying, []action{actRetry}, 8 * time.Second, "engine refused"},
-		{"disk full: retry, capped", diskErr, 40, StateRetrying, []action{actRetry}, backoffCap, "disk or memory fault"},
-		{"disk full inside a load error: retry", &load.LoadError{Dir: "shop", Err: diskErr}, 2, StateRetrying, []action{actRetry}, 4 * time.Second, "disk or memory fault"},
+		{"disk full: retry, capped", diskErr, 40, StateRetrying, []action{actRetry}, backoffCap, "disk full"},
+		{"disk full inside a load error: retry", &load.LoadError{Dir: "shop", Err: diskErr}, 2, StateRetrying, []action{actRetry}, 4 * time.Second, "disk full"},
 		{"unclassified: retry", errors.New("surprise"), 1, StateRetrying, []action{actRetry}, 2 * time.Second, "unexpected error"},
 		{"verification failed: roll back", &rollout.Failure{Gate: "healthy"}, 1, StateInSync, []action{actRollBack}, 0, ""},
 	}

@@ -57,15 +57,6 @@ func (s *stack) collectExports() {
 	s.removeUnused(s.mountsDir(), copies)
 }
 
-// dropExports removes the exports of a stack this host has never run,
-// which discover wrote only to read its settings.
-func (s *stack) dropExports() {
-	if err := os.RemoveAll(s.root); err != nil {
-		s.log.Warn("remove exports", "dir", s.root, "error", err)
-	}
-	s.dropped, s.exported, s.dir = s.exported, "", ""
-}
-
 // retainedCommits are the commits whose exports are kept.
 func (s *stack) retainedCommits() []string {
 	st := s.state()

@@ -41,17 +41,18 @@ type outcome struct {
 	// taken meanwhile keeps its own fields.
 	changes []func(*store.StackState)
 
-	end      ending
-	purpose  string         // what a rollout was for: OutcomeSucceeded, OutcomeDrift or OutcomeSecrets
-	kind     reconcile.Kind // what the loop does about err
-	retry    string         // why it is retried, for the notification
-	err      error
-	msg      string // err as status and the history show it
-	reason   string // the notification's reason, when not msg
-	failures int    // consecutive faults: with this one when retrying, else before this success
-	ops      []string
-	warnings []string // lint warnings of the commit deployed
-	back     string   // the good commit a failed verification went back to
+	end       ending
+	purpose   string         // what a rollout was for: OutcomeSucceeded, OutcomeDrift or OutcomeSecrets
+	kind      reconcile.Kind // what the loop does about err
+	retry     string         // why it is retried, for the notification
+	err       error
+	msg       string // err as status and the history show it
+	reason    string // the notification's reason, when not msg
+	failures  int    // consecutive faults: with this one when retrying, else before this success
+	ops       []string
+	newCommit bool     // an applied end moved the stack to a commit it was not on
+	warnings  []string // lint warnings of the commit deployed
+	back      string   // the good commit a failed verification went back to
 }
 
 // ending is how a reconcile ended, for the history and the notification.

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/gitsource"
 	"github.com/berth-gitops/berth/rollout"
+	"github.com/berth-gitops/berth/rollout/failpoint"
 )
 
 // The states of a stack.
@@ -60,9 +61,12 @@ type stack struct {
 	st store.StackState
 
 	exported string  // the commit whose export dir is
-	dropped  string  // the commit at which the stack is not for this host
+	bad      error   // why the folder cannot be a stack (its name), from discovery
 	loaded   *loaded // the applied commit, loaded
-	drift    string  // the drift last reported, so it is logged once
+	// loading is closed when the load last left behind (it overran its
+	// budget) ends; nil when none is left behind.
+	loading chan struct{}
+	drift   string // the drift last reported, so it is logged once
 	// stalledSecrets is the host secrets' signature when the stack stalled:
 	// a secret added since may be the fix.
 	stalledSecrets string
@@ -206,12 +210,6 @@ func (s *stack) unchanged(from, to string) bool {
 	return err == nil && same
 }
 
-// export writes the stack's files at commit into a folder of their own,
-// named by their tree, or finds it written; dir becomes that folder.
-func (s *stack) export(c gitsource.Commit) error {
-	return s.exportHash(c.Hash)
-}
-
 // exportFault marks an export's error: a commit whose files would reach
 // outside the export stalls (see reconcile.Classify), while a Git read or
 // a write into the data dir is retried.
@@ -240,15 +238,13 @@ func (s *stack) exportHash(hash string) error {
 // renderDir holds the stack's decrypted files that containers mount.
 func (s *stack) renderDir() string { return filepath.Join(s.c.o.RenderRoot, s.name) }
 
-func (s *stack) hasComposeFile() bool {
-	_, err := load.ConfigFiles(s.dir, "")
-	return err == nil
-}
-
 // load reads the stack at a commit. An error that is the stack's files'
 // fault is marked to stall the stack, one of the host's disk or of Git to
 // be retried (see reconcile.Classify).
 func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
+	if s.bad != nil {
+		return nil, reconcile.Stalling(s.bad)
+	}
 	if err := s.exportHash(hash); err != nil {
 		return nil, exportFault(err)
 	}
@@ -256,7 +252,7 @@ func (s *stack) load(ctx context.Context, hash string) (*loaded, error) {
 	if err != nil {
 		return nil, reconcile.Stalling(err)
 	}
-	p, err := load.Load(ctx, load.LoadOptions{Dir: s.dir, Env: s.c.o.Env,
+	p, err := s.loadProject(ctx, load.LoadOptions{Dir: s.dir, Env: s.c.o.Env,
 		SecretsDir: s.c.o.SecretsDir, AgeKeyFile: s.c.o.AgeKeyFile, RenderDir: s.renderDir(), HostPaths: s.hostPaths(),
 		Redactor: s.red, Stack: s.name, SharedSecrets: s.c.o.SharedSecrets})
 	if err != nil {
@@ -353,6 +349,7 @@ func (s *stack) apply(ctx context.Context, o *outcome, load func(context.Context
 		l, err = load(ctx)
 		return l, err
 	}, func(d rollout.Deployment) {
+		s.recoverGood(ctx, o, l.project.Name)
 		s.log.Info("deploying", "commit", head.Short(), "operations", len(d.Plan.Ops), "author", head.Author, "message", firstLine(head.Message))
 		s.progress(o)
 	})
@@ -485,6 +482,8 @@ func (s *stack) succeeded(o *outcome, l *loaded, ops []string) {
 		s.log.Info("stack recovered", "commit", head.Short(), "failures", n)
 	}
 	s.loaded, s.drift = l, ""
+	failpoint.Inject("record") // the outcome is settled; finish writes it
+	o.newCommit = s.view(o).Applied != head.Hash
 	o.end, o.ops, o.warnings, o.failures = endApplied, ops, l.warnings, n
 	o.set(func(st *store.StackState) {
 		st.State, st.Applied, st.Good, st.Error = StateInSync, head.Hash, head.Hash, ""
@@ -495,7 +494,7 @@ func (s *stack) succeeded(o *outcome, l *loaded, ops []string) {
 		}
 		st.Project, st.PruneVolumes = l.project.Name, l.settings.PruneVolumes
 	})
-	if len(ops) == 0 {
+	if len(ops) == 0 && !(o.newCommit && purpose == OutcomeSucceeded) {
 		s.log.Info("in sync", "commit", head.Short())
 		return
 	}

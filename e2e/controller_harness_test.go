@@ -104,6 +104,13 @@ func (in *infra) startBerth(dataDir string, extra ...string) *berthRun {
 
 func startBerthArgs(t testing.TB, dataDir string, args []string) *berthRun {
 	t.Helper()
+	return startBerthBin(t, berthBin, nil, dataDir, args)
+}
+
+// startBerthBin starts bin (berthBin, or a build with other tags) with
+// env added to the test's environment.
+func startBerthBin(t testing.TB, bin string, env []string, dataDir string, args []string) *berthRun {
+	t.Helper()
 	r := &berthRun{t: t, args: args, dataDir: dataDir, socket: filepath.Join(dataDir, "berth.sock"), done: make(chan error, 1)}
 	for i, a := range args {
 		switch a {
@@ -113,8 +120,8 @@ func startBerthArgs(t testing.TB, dataDir string, args []string) *berthRun {
 			r.socket = args[i+1]
 		}
 	}
-	r.cmd = exec.Command(berthBin, args...)
-	r.cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	r.cmd = exec.Command(bin, args...)
+	r.cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), env...)
 	r.cmd.Stdout, r.cmd.Stderr = r, r
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)

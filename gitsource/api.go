@@ -76,6 +76,7 @@ func Short(hash string) string {
 //	func (r *Repo) Commit(hash string) (Commit, error)
 //	func (r *Repo) Dirs(hash, dir string) ([]string, error)             // names of the sub-folders of dir at a commit
 //	func (r *Repo) ReadFile(hash, path string) ([]byte, error)          // fs.ErrNotExist when absent
+//	func (r *Repo) FileSize(hash, path string) (int64, error)           // without reading it; fs.ErrNotExist when absent
 //	func (r *Repo) ExportTree(hash, dir, parent string) (Export, error) // dir at hash into parent/<tree hash>/<name>, immutable, reused when present
 //	func (r *Repo) ExportPath(hash, dir, rel, parent string) (Export, error) // one file or folder of dir into parent/<object hash>
 //	func (r *Repo) TreeHash(hash, dir string) (string, error)           // the name ExportTree gives dir's export

@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 )
 
 // Errors callers can test with errors.Is to tell a problem a person must fix
@@ -76,11 +81,34 @@ func (r *Repo) fetchError(err error) error {
 		return fmt.Errorf("fetch %s: %s %w", u, r.follow.label, ErrRefNotFound)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("fetch %s: %w", u, err)
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("fetch %s: disk full: %w", u, r.scrub.wrap(err))
+	case httpStatus(err) != 0:
+		code := httpStatus(err)
+		return fmt.Errorf("fetch %s: the server answered %d %s", u, code, http.StatusText(code))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("fetch %s: connection closed by the server before it answered: %w", u, io.ErrUnexpectedEOF)
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("fetch %s: connection closed by the server before it answered: %w", u, io.EOF)
 	case errors.As(err, &netErr):
 		// Drop net/http's `Get "<url>/info/refs?service=...":` prefix.
 		return fmt.Errorf("fetch %s: %w", u, r.scrub.wrap(netErr.Err))
 	}
 	return fmt.Errorf("fetch %s: %w", u, r.scrub.wrap(err))
+}
+
+// httpStatus is the status of an HTTP answer go-git did not expect (a 5xx,
+// a 429), or 0. go-git wraps it in a type that does not unwrap.
+func httpStatus(err error) int {
+	var unexpected *plumbing.UnexpectedError
+	if errors.As(err, &unexpected) {
+		err = unexpected.Err
+	}
+	var e *githttp.Err
+	if errors.As(err, &e) && e.Response != nil {
+		return e.StatusCode()
+	}
+	return 0
 }
 
 func (r *Repo) hasCredentials() bool {

@@ -298,7 +298,9 @@ func (r *Repo) writeFile(root *os.Root, name string, e entry) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, f.Close()) }()
-	if _, err := io.Copy(f, rd); err != nil {
+	// Streamed, never held whole; the limit keeps the copy to the size
+	// the object's header states.
+	if _, err := io.Copy(f, io.LimitReader(rd, blob.Size)); err != nil {
 		return err
 	}
 	if err := f.Chmod(perm); err != nil { // on the open file: no path to follow

@@ -12,11 +12,14 @@ import (
 	"sync"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // Repo is a local clone that follows one ref of a remote, or a repository
@@ -140,7 +143,7 @@ func (r *Repo) openDir() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("open %s: %w", r.where, err)
 	}
-	repo, err := git.PlainOpen(dir)
+	repo, err := git.Open(storage(dir), nil)
 	switch {
 	case err == nil:
 		why, err := r.reuse(repo)
@@ -231,11 +234,22 @@ func (r *Repo) reuse(repo *git.Repository) (string, error) {
 	return "", nil
 }
 
+// largeObject is the size above which go-git reads a packed object from
+// the pack as it is consumed instead of inflating it whole into memory: a
+// large file in a stack is streamed from the pack to its export.
+const largeObject = 1 << 20
+
+// storage is the bare clone at dir, reading large objects lazily.
+func storage(dir string) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(),
+		filesystem.Options{LargeObjectThreshold: largeObject})
+}
+
 // initDir makes an empty bare repository whose origin is the redacted URL:
 // the real one, which may hold credentials, is passed on each fetch and
 // never written to disk.
 func (r *Repo) initDir(dir string) (*git.Repository, error) {
-	repo, err := git.PlainInit(dir, true)
+	repo, err := git.Init(storage(dir), nil)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: init %s: %w", r.where, dir, err)
 	}

@@ -1,7 +1,6 @@
 package gitsource
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -196,25 +195,93 @@ func (r *Repo) ReadFile(hash, name string) ([]byte, error) {
 }
 
 func readBlob(s storer.EncodedObjectStorer, t *object.Tree, p string) ([]byte, error) {
+	h, err := findBlob(s, t, p)
+	if err != nil {
+		return nil, err
+	}
+	return blobBytes(s, h)
+}
+
+// findBlob is the blob of the file at p, following symlinks that stay
+// inside the repository.
+func findBlob(s storer.EncodedObjectStorer, t *object.Tree, p string) (plumbing.Hash, error) {
 	for range 40 {
-		e, err := t.FindEntry(p)
+		e, err := findEntry(s, t, p)
 		if err != nil || !e.Mode.IsFile() {
-			return nil, fs.ErrNotExist
+			return plumbing.ZeroHash, fs.ErrNotExist
+		}
+		if e.Mode != filemode.Symlink {
+			return e.Hash, nil
 		}
 		b, err := blobBytes(s, e.Hash)
-		if err != nil || e.Mode != filemode.Symlink {
-			return b, err
+		if err != nil {
+			return plumbing.ZeroHash, err
 		}
 		target := string(b)
 		if path.IsAbs(target) {
-			return nil, fmt.Errorf("symlink to %s leaves the repository: %w", target, fs.ErrNotExist)
+			return plumbing.ZeroHash, fmt.Errorf("symlink to %s leaves the repository: %w", target, fs.ErrNotExist)
 		}
 		p = path.Join(path.Dir(p), target)
 		if p == ".." || strings.HasPrefix(p, "../") {
-			return nil, fmt.Errorf("symlink to %s leaves the repository: %w", target, fs.ErrNotExist)
+			return plumbing.ZeroHash, fmt.Errorf("symlink to %s leaves the repository: %w", target, fs.ErrNotExist)
 		}
 	}
-	return nil, errors.New("too many levels of symbolic links")
+	return plumbing.ZeroHash, errors.New("too many levels of symbolic links")
+}
+
+// findEntry is the entry at slash path p. Unlike go-git's Tree.FindEntry it
+// takes any name Git stores (a newline, an escape), so that a caller can
+// find such a folder's files and report its name.
+func findEntry(s storer.EncodedObjectStorer, t *object.Tree, p string) (*object.TreeEntry, error) {
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		var e *object.TreeEntry
+		for j := range t.Entries {
+			if t.Entries[j].Name == part {
+				e = &t.Entries[j]
+				break
+			}
+		}
+		switch {
+		case e == nil:
+			return nil, fs.ErrNotExist
+		case i == len(parts)-1:
+			return e, nil
+		case e.Mode != filemode.Dir:
+			return nil, fs.ErrNotExist
+		}
+		sub, err := object.GetTree(s, e.Hash)
+		if err != nil {
+			return nil, err
+		}
+		t = sub
+	}
+	return nil, fs.ErrNotExist
+}
+
+// FileSize is the size of a file at a commit, without reading it (symlinks
+// followed as ReadFile follows them): a caller can refuse a file too large
+// to read. An absent file (or a folder) gives an error that is
+// fs.ErrNotExist.
+func (r *Repo) FileSize(hash, name string) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, c, err := r.tree(hash, "")
+	if err != nil {
+		return 0, err
+	}
+	p, err := cleanDir(name)
+	if err != nil {
+		return 0, err
+	}
+	h, err := findBlob(r.git.Storer, t, p)
+	if err == nil {
+		var size int64
+		if size, err = r.git.Storer.EncodedObjectSize(h); err == nil {
+			return size, nil
+		}
+	}
+	return 0, fmt.Errorf("read %s at %s: %w", name, Short(c.Hash.String()), err)
 }
 
 func blobBytes(s storer.EncodedObjectStorer, h plumbing.Hash) ([]byte, error) {
@@ -250,17 +317,9 @@ func (r *Repo) Changed(from, to string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	changes, err := object.DiffTreeWithOptions(context.Background(), fromTree, toTree, nil)
-	if err != nil {
-		return nil, fmt.Errorf("diff %s..%s: %w", from, to, err)
-	}
 	set := map[string]bool{}
-	for _, ch := range changes {
-		for _, n := range []string{ch.From.Name, ch.To.Name} {
-			if n != "" {
-				set[n] = true
-			}
-		}
+	if err := diffTrees(r.git.Storer, fromTree, toTree, "", set); err != nil {
+		return nil, fmt.Errorf("diff %s..%s: %w", from, to, err)
 	}
 	paths := make([]string, 0, len(set))
 	for p := range set {
@@ -268,6 +327,59 @@ func (r *Repo) Changed(from, to string) ([]string, error) {
 	}
 	sort.Strings(paths)
 	return paths, nil
+}
+
+// diffTrees adds to set the file paths that differ between two trees,
+// descending only into folders whose hashes differ. It takes any name Git
+// stores (go-git's own diff refuses a name with a newline), so one oddly
+// named folder does not hide every other change.
+func diffTrees(s storer.EncodedObjectStorer, a, b *object.Tree, prefix string, set map[string]bool) error {
+	entries := func(t *object.Tree) map[string]object.TreeEntry {
+		m := map[string]object.TreeEntry{}
+		if t != nil {
+			for _, e := range t.Entries {
+				m[e.Name] = e
+			}
+		}
+		return m
+	}
+	ea, eb := entries(a), entries(b)
+	names := map[string]bool{}
+	for n := range ea {
+		names[n] = true
+	}
+	for n := range eb {
+		names[n] = true
+	}
+	for n := range names {
+		x, inA := ea[n]
+		y, inB := eb[n]
+		if inA && inB && x.Hash == y.Hash && x.Mode == y.Mode {
+			continue
+		}
+		var ta, tb *object.Tree
+		var err error
+		if inA && x.Mode == filemode.Dir {
+			if ta, err = object.GetTree(s, x.Hash); err != nil {
+				return err
+			}
+		} else if inA {
+			set[prefix+n] = true
+		}
+		if inB && y.Mode == filemode.Dir {
+			if tb, err = object.GetTree(s, y.Hash); err != nil {
+				return err
+			}
+		} else if inB {
+			set[prefix+n] = true
+		}
+		if ta != nil || tb != nil {
+			if err := diffTrees(s, ta, tb, prefix+n+"/", set); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func allPaths(t *object.Tree) ([]string, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/compose/apply"
+	"github.com/berth-gitops/berth/compose/observe"
 )
 
 // bakeEvery is how often the bake window looks at the stack.
@@ -20,31 +21,38 @@ var bakeEvery = time.Second
 
 // verifyAndBake runs the verification probes, then keeps the bake window
 // open. A probe that fails is a Failure at gate probe; anything that fails
-// within the window is one at gate bake.
-func (r *runner) verifyAndBake(ctx context.Context) *Failure {
+// within the window is one at gate bake. The engine out of reach, for a
+// probe or in the window, is an error: it says nothing of the new state.
+func (r *runner) verifyAndBake(ctx context.Context) (*Failure, error) {
 	if len(r.stack.Verify) > 0 {
 		start := time.Now()
 		if f := verify(ctx, r.e, r.p, r.stack.Verify, r.o.Progress); f != nil {
-			return f
+			if f.unreached != nil {
+				return nil, f.unreached // says nothing of the new state
+			}
+			return f, nil
 		}
 		r.log.Info("verified", "probes", len(r.stack.Verify), "seconds", seconds(time.Since(start)))
 		r.did(fmt.Sprintf("verified: %d probe(s)", len(r.stack.Verify)))
 	}
 	if r.stack.Bake <= 0 {
-		return nil
+		return nil, nil
 	}
 	start := time.Now()
 	f, err := r.bake(ctx, r.stack.Bake)
+	if observe.Unreachable(err) {
+		return nil, err // the engine away says nothing of the new state
+	}
 	if err != nil {
 		f = &Failure{Gate: GateBake, Reason: err.Error()}
 	}
 	if f != nil {
 		f.Gate = GateBake
-		return f
+		return f, nil
 	}
 	r.log.Info("baked", "gate", GateBake, "seconds", seconds(time.Since(start)))
 	r.did(fmt.Sprintf("baked for %s", r.stack.Bake))
-	return nil
+	return nil, nil
 }
 
 // baseline is a container as the bake window found it.

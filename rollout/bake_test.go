@@ -3,9 +3,11 @@ package rollout
 import (
 	"context"
 	"errors"
+	"net"
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -105,8 +107,8 @@ func TestBakeWindow(t *testing.T) {
 	r.stack.Bake = 5 * time.Second
 	var steps []Step
 	r.o.Progress = func(s Step) { steps = append(steps, s) }
-	f := r.verifyAndBake(context.Background())
-	if f == nil || f.Gate != GateBake || f.Service != "web" || !strings.Contains(f.Reason, "restarted") {
+	f, err := r.verifyAndBake(context.Background())
+	if err != nil || f == nil || f.Gate != GateBake || f.Service != "web" || !strings.Contains(f.Reason, "restarted") {
 		t.Fatalf("a restart in the window: %+v", f)
 	}
 	if len(steps) == 0 || steps[0].Gate != GateBake {
@@ -117,8 +119,8 @@ func TestBakeWindow(t *testing.T) {
 	restartAt = 1 << 30
 	r = newTestRunner(t, e, loadProject(t, bakeStack))
 	r.stack.Bake = 100 * time.Millisecond
-	if f := r.verifyAndBake(context.Background()); f != nil {
-		t.Fatalf("a steady stack failed the bake: %v", f)
+	if f, err := r.verifyAndBake(context.Background()); f != nil || err != nil {
+		t.Fatalf("a steady stack failed the bake: %v %v", f, err)
 	}
 	if looks.Load() < 3 || !slices.Contains(r.res.Operations, "baked for 100ms") {
 		t.Errorf("%d looks, operations %v: want the window watched and recorded", looks.Load(), r.res.Operations)
@@ -128,8 +130,26 @@ func TestBakeWindow(t *testing.T) {
 	cancel()
 	r = newTestRunner(t, e, loadProject(t, bakeStack))
 	r.stack.Bake = time.Hour
-	if f := r.verifyAndBake(ctx); f == nil || f.Gate != GateBake || !strings.Contains(f.Reason, "canceled") {
+	if f, _ := r.verifyAndBake(ctx); f == nil || f.Gate != GateBake || !strings.Contains(f.Reason, "canceled") {
 		t.Errorf("a bake cut short: %+v, want a bake failure", f)
+	}
+}
+
+// TestBakeEngineUnreachable: the engine out of reach in the bake window is
+// an error to retry, not a failure that would roll the stack back.
+func TestBakeEngineUnreachable(t *testing.T) {
+	cut := &net.OpError{Op: "dial", Net: "unix", Err: syscall.ECONNREFUSED}
+	e := &fakeEngine{
+		list: func() []container.Summary {
+			return []container.Summary{summary("w1", "shop-web-1", "web", "1", container.StateRunning)}
+		},
+		inspect: func(string) (container.InspectResponse, error) { return container.InspectResponse{}, cut },
+	}
+	r := newTestRunner(t, e, loadProject(t, bakeStack))
+	r.stack.Bake = time.Hour
+	f, err := r.verifyAndBake(context.Background())
+	if f != nil || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("the engine cut off in the bake window: failure %+v, error %v; want the error alone", f, err)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 type fakeEngine struct {
 	Engine
 	list    func() []container.Summary
+	listErr error // the engine out of reach, for the list
 	inspect func(id string) (container.InspectResponse, error)
 	stop    func(id string) error
 
@@ -33,6 +34,9 @@ type fakeEngine struct {
 var _ Engine = (*fakeEngine)(nil)
 
 func (f *fakeEngine) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+	if f.listErr != nil {
+		return client.ContainerListResult{}, f.listErr
+	}
 	return client.ContainerListResult{Items: f.list()}, nil
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/compose/apply"
+	"github.com/berth-gitops/berth/compose/observe"
+	"github.com/berth-gitops/berth/rollout/failpoint"
 )
 
 // changeKind is what a change does to one container number.
@@ -77,7 +79,7 @@ func (r *runner) rollService(ctx context.Context, name string, ops []compose.Op)
 	}
 	if len(work) > 0 {
 		if err := r.x.WaitDependencies(ctx, name); err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || observe.Unreachable(err) {
 				return nil, err
 			}
 			return &Failure{Service: name, Gate: GateDependency, Reason: err.Error()}, nil
@@ -112,6 +114,7 @@ func (r *runner) rollBatch(ctx context.Context, ds compose.DesiredService, strat
 		}
 		chs = append(chs, ch)
 	}
+	failpoint.Inject(gateStep(strategy))
 	step := Step{Service: ds.Name, Strategy: strategy, Gate: chs[0].w.g.kind}
 	prefix := fmt.Sprintf("%s %s: %s", ds.Name, span(index, len(chs), total), strategy)
 	waited, f, err := r.gateBatch(ctx, chs, step, prefix)
@@ -130,6 +133,15 @@ func (r *runner) rollBatch(ctx context.Context, ds compose.DesiredService, strat
 	step.Waited, step.Message = waited.Round(100*time.Millisecond), fmt.Sprintf("%s, %s after %.1fs", prefix, step.Gate, seconds(waited))
 	r.step(step)
 	return nil, nil
+}
+
+// gateStep names the failpoint of a batch started and not yet gated: a
+// migration running, or a service's new containers.
+func gateStep(strategy string) string {
+	if strategy == strategyRun {
+		return "migrate"
+	}
+	return "gate"
 }
 
 // gateBatch waits for a batch's containers to pass their gates, reporting
@@ -197,6 +209,9 @@ func (r *runner) begin(ctx context.Context, ch *change, set compose.ServiceSetti
 		r.undo(ctx, ch)
 		return nil, err
 	}
+	if ch.strategy != strategyRun {
+		failpoint.Inject("create") // created, the old one set aside, not started
+	}
 	if err := r.x.Start(ctx, ch.newID); err != nil {
 		return r.refused(ctx, ch, &refusal{err})
 	}
@@ -219,6 +234,7 @@ func (r *runner) begin(ctx context.Context, ch *change, set compose.ServiceSetti
 type refusal struct{ err error }
 
 func (e *refusal) Error() string { return e.err.Error() }
+func (e *refusal) Unwrap() error { return e.err }
 
 // prepare makes the change's new container, short of starting it: a
 // replacement sets the old one aside first, and stop-first stops it.
@@ -265,7 +281,8 @@ func (r *runner) prepare(ctx context.Context, ch *change, set compose.ServiceSet
 // new container is a Failure; anything else is an error.
 func (r *runner) refused(ctx context.Context, ch *change, err error) (*Failure, error) {
 	var ref *refusal
-	if !errors.As(err, &ref) || ctx.Err() != nil {
+	if !errors.As(err, &ref) || ctx.Err() != nil || observe.Unreachable(err) {
+		// Not an answer about the container: the engine was not reached.
 		r.undo(ctx, ch)
 		return nil, err
 	}
@@ -308,6 +325,7 @@ func (r *runner) retire(ctx context.Context, chs []*change, set compose.ServiceS
 	if len(running) == 0 {
 		return nil
 	}
+	failpoint.Inject("drain")
 	if d := drain(set); d > 0 {
 		select {
 		case <-ctx.Done():
@@ -321,6 +339,7 @@ func (r *runner) retire(ctx context.Context, chs []*change, set compose.ServiceS
 		}
 		ch.oldStopped = true
 	}
+	failpoint.Inject("stop-old")
 	return nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/compose/apply"
 	"github.com/berth-gitops/berth/compose/observe"
+	"github.com/berth-gitops/berth/rollout/failpoint"
 )
 
 // Engine is the Docker API a rollout drives: what applying a plan needs,
@@ -96,6 +97,9 @@ type Failure struct {
 	// commit statuses.
 	LogLines    int    `json:"log_lines,omitempty"`
 	LogsCommand string `json:"logs_command,omitempty"`
+	// unreached is the engine call a probe could not make: the engine was
+	// out of reach, which says nothing of the new state.
+	unreached error
 }
 
 func (f *Failure) Error() string {
@@ -193,8 +197,8 @@ func (r *runner) run(ctx context.Context, pl compose.Plan) error {
 	if f, err := r.rollServices(ctx, rest, byService); f != nil || err != nil {
 		return r.failed(f, err)
 	}
-	if f := r.verifyAndBake(ctx); f != nil {
-		return r.failed(f, nil)
+	if f, err := r.verifyAndBake(ctx); f != nil || err != nil {
+		return r.failed(f, err)
 	}
 	r.finish(ctx)
 	return nil
@@ -202,6 +206,7 @@ func (r *runner) run(ctx context.Context, pl compose.Plan) error {
 
 // createResources creates the networks and volumes the plan lacks.
 func (r *runner) createResources(ctx context.Context, pl compose.Plan) error {
+	failpoint.Inject("network")
 	for _, op := range pl.Ops {
 		var err error
 		switch op.Kind {
@@ -254,6 +259,7 @@ func (r *runner) failed(f *Failure, err error) error {
 // pull pulls every image the plan needs before anything is touched, and
 // plans again when one was pulled: its ID may differ from what runs.
 func (r *runner) pull(ctx context.Context, pl compose.Plan) (compose.Plan, error) {
+	failpoint.Inject("pull")
 	pulled := false
 	for _, op := range pl.Ops {
 		if op.Kind != compose.OpPull {
@@ -323,6 +329,7 @@ func (r *runner) order(byService map[string][]compose.Op) (migrations, rest []st
 // that cannot be removed is only logged: it is set aside, and the next plan
 // removes it.
 func (r *runner) finish(ctx context.Context) {
+	failpoint.Inject("remove-aside")
 	for _, ch := range r.done {
 		if ch.oldID == "" || ch.kind == kindStart {
 			continue

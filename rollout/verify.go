@@ -82,8 +82,8 @@ func runProbe(ctx context.Context, e Engine, p *types.Project, pr compose.Probe)
 			f = execProbe(actx, e, p, pr.Exec)
 		}
 		cancel()
-		if f == nil {
-			return nil
+		if f == nil || f.unreached != nil {
+			return f
 		}
 	}
 	f.Reason = fmt.Sprintf("%s: %s (%d attempt(s))", pr, f.Reason, max(pr.Retries, 1))
@@ -102,7 +102,7 @@ func httpProbe(ctx context.Context, e Engine, p *types.Project, h *compose.HTTPP
 	}
 	service, ip, err := resolveHost(ctx, e, p, u.Hostname())
 	if err != nil {
-		return &Failure{Service: service, Gate: GateProbe, Reason: err.Error()}
+		return engineFailure(&Failure{Service: service, Gate: GateProbe, Reason: err.Error()}, err)
 	}
 	dialer := &net.Dialer{}
 	if ip == "" {
@@ -241,14 +241,23 @@ func projectAddress(p *types.Project, in container.InspectResponse) string {
 	return ""
 }
 
+// engineFailure marks f as the engine out of reach when err says so.
+func engineFailure(f *Failure, err error) *Failure {
+	if observe.Unreachable(err) {
+		f.unreached = err
+	}
+	return f
+}
+
 // execProbe runs a command in the service's first running container.
 func execProbe(ctx context.Context, e Engine, p *types.Project, x *compose.ExecProbe) *Failure {
 	fail := func(format string, args ...any) *Failure {
 		return &Failure{Service: x.Service, Gate: GateProbe, Reason: fmt.Sprintf(format, args...)}
 	}
+	engineFail := func(err error) *Failure { return engineFailure(fail("%v", err), err) }
 	cs, err := projectContainers(ctx, e, p.Name)
 	if err != nil {
-		return fail("%v", err)
+		return engineFail(err)
 	}
 	id := ""
 	for _, c := range cs {
@@ -262,11 +271,11 @@ func execProbe(ctx context.Context, e Engine, p *types.Project, x *compose.ExecP
 	}
 	ex, err := e.ExecCreate(ctx, id, client.ExecCreateOptions{Cmd: x.Command, AttachStdout: true, AttachStderr: true})
 	if err != nil {
-		return fail("%v", err)
+		return engineFail(err)
 	}
 	att, err := e.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{})
 	if err != nil {
-		return fail("%v", err)
+		return engineFail(err)
 	}
 	var out bytes.Buffer
 	copied := make(chan error, 1)
@@ -284,7 +293,7 @@ func execProbe(ctx context.Context, e Engine, p *types.Project, x *compose.ExecP
 	}
 	res, err := e.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
 	if err != nil {
-		return fail("%v", err)
+		return engineFail(err)
 	}
 	if res.Running {
 		return fail("still running")

@@ -255,3 +255,27 @@ func TestDiffBaseBrokenAndEnv(t *testing.T) {
 		t.Errorf("exit %d, want 1: %s", code, errOut)
 	}
 }
+
+// A folder named with a newline is reported, quoted, and the other stacks
+// are still compared.
+func TestDiffBadStackName(t *testing.T) {
+	r, _, _ := twoCommits(t)
+	r.commit("a folder named with a newline", map[string]string{
+		"stacks/bad\nname/compose.yaml": statusV1,
+	})
+	code, out, errOut := runDiff(t, "--repo", r.dir, "v1", "HEAD")
+	if code != 2 {
+		t.Errorf("exit %d, want 2: %s", code, errOut)
+	}
+	for _, want := range []string{
+		`stack folder "bad\nname": a stack's name starts with a letter or digit`,
+		"stack shop (1 service changed)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%q", want, out)
+		}
+	}
+	if strings.Contains(out, "bad\nname") {
+		t.Errorf("stdout shows the raw name:\n%s", out)
+	}
+}

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-gitops/berth/compose/lint"
 	"github.com/berth-gitops/berth/compose/load"
+	"github.com/berth-gitops/berth/compose/stacks"
 	"github.com/berth-gitops/berth/controller/config"
 	"github.com/berth-gitops/berth/controller/policy"
 	"github.com/berth-gitops/berth/gitsource"
@@ -109,7 +109,7 @@ func (f *lintFlags) run(ctx context.Context, w io.Writer, dir string) error {
 	}
 	results := make([]stackResult, len(stacks))
 	for i, s := range stacks {
-		results[i] = f.lintStack(ctx, s, slashRel(base, s), pol, host)
+		results[i] = f.lintStack(ctx, s, slashRel(base, s.dir), pol, host)
 	}
 	if err := f.print(w, results); err != nil {
 		return err
@@ -120,24 +120,25 @@ func (f *lintFlags) run(ctx context.Context, w io.Writer, dir string) error {
 // stacks lists the stack folders to lint and the folder that file names
 // are relative to: the Git work tree holding DIR when there is one, else
 // DIR (a repository) or the stack folder itself.
-func (f *lintFlags) stacks(dir string) ([]string, string, error) {
+func (f *lintFlags) stacks(dir string) ([]stackDir, string, error) {
 	base := gitWorkTree(dir)
 	if base == "" {
 		base = dir
 	}
-	if isStackFolder(dir) {
-		return []string{dir}, base, nil
+	if s, ok := stacks.At(stacks.Dir(filepath.Dir(dir)), filepath.Base(dir)); ok {
+		return []stackDir{{dir: dir, err: s.Err}}, base, nil
 	}
 	root := filepath.Join(dir, f.root)
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s has no compose file and no stack folders under --path %s: %w", dir, f.root, err)
+	if st, err := os.Stat(root); err != nil || !st.IsDir() {
+		return nil, "", fmt.Errorf("%s has no compose file and no stack folders under --path %s", dir, f.root)
 	}
-	var out []string
-	for _, e := range entries {
-		if e.IsDir() && isStackFolder(filepath.Join(root, e.Name())) {
-			out = append(out, filepath.Join(root, e.Name()))
-		}
+	found, err := stacks.Find(stacks.Dir(root), ".")
+	if err != nil {
+		return nil, "", err
+	}
+	var out []stackDir
+	for _, s := range found {
+		out = append(out, stackDir{dir: filepath.Join(root, s.Name), err: s.Err})
 	}
 	if len(out) == 0 {
 		return nil, "", fmt.Errorf("%s has no compose file, and no folder under %s has one", dir, root)
@@ -148,13 +149,10 @@ func (f *lintFlags) stacks(dir string) ([]string, string, error) {
 	return out, base, nil
 }
 
-func isStackFolder(dir string) bool {
-	for _, name := range cli.DefaultFileNames {
-		if st, err := os.Stat(filepath.Join(dir, name)); err == nil && st.Mode().IsRegular() {
-			return true
-		}
-	}
-	return false
+// stackDir is a stack folder to lint; err says why it cannot be a stack.
+type stackDir struct {
+	dir string
+	err error
 }
 
 // gitWorkTree is the folder at or above dir that holds .git, or "".
@@ -195,8 +193,12 @@ func (f *lintFlags) readPolicy(dir string) (lint.Policy, error) {
 
 // lintStack loads one stack the way the controller would deploy it, but
 // from the files alone: no process environment, every profile enabled.
-func (f *lintFlags) lintStack(ctx context.Context, dir, rel string, pol lint.Policy, host hostPolicy) stackResult {
+func (f *lintFlags) lintStack(ctx context.Context, sd stackDir, rel string, pol lint.Policy, host hostPolicy) stackResult {
+	dir := sd.dir
 	name := filepath.Base(dir)
+	if sd.err != nil { // a name a terminal must not read raw
+		name, rel = stacks.Quote(name), stacks.Quote(rel)
+	}
 	res := stackResult{name: name, rel: rel}
 	fail := func(err error) stackResult {
 		file := rel
@@ -209,6 +211,9 @@ func (f *lintFlags) lintStack(ctx context.Context, dir, rel string, pol lint.Pol
 		res.findings = []lint.Finding{{Rule: lint.RuleLoad, Severity: lint.SeverityError, Stack: name, File: file, Message: msg}}
 		res.loadErr = true
 		return res
+	}
+	if sd.err != nil {
+		return fail(sd.err)
 	}
 	p, err := load.Load(ctx, load.LoadOptions{Dir: dir, Env: f.env, Profiles: []string{"*"}, Placeholders: true,
 		HostPaths: host.settings.HostPathsFor(name)})

@@ -295,3 +295,21 @@ func TestLintNeverPrintsSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A folder named with an escape is reported, quoted, beside the others.
+func TestLintBadStackName(t *testing.T) {
+	repo := writeTree(t, map[string]string{
+		"stacks/good/compose.yaml":       "services:\n  web:\n    image: busybox:1.36\n",
+		"stacks/\x1b[2Jred/compose.yaml": "services:\n  web:\n    image: busybox:1.36\n",
+	})
+	code, out, errOut := runLint(t, repo)
+	if code != 2 { // a stack that cannot be loaded
+		t.Errorf("exit %d, want 2: %s", code, errOut)
+	}
+	if !strings.Contains(out, `stack folder "\x1b[2Jred": a stack's name starts with a letter or digit`) || !strings.Contains(out, "good") {
+		t.Errorf("lint output does not report the bad folder quoted beside good:\n%s", out)
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Errorf("lint output carries a raw escape:\n%q", out)
+	}
+}

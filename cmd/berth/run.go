@@ -101,15 +101,17 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		MountsDir:  filepath.Join(cfg.DataDir, "mounts"),
 		RenderRoot: filepath.Join(cfg.DataDir, "rendered"),
 		SecretsDir: cfg.SecretsDir, SharedSecrets: cfg.SharedSecrets,
-		AgeKeyFile: cfg.AgeKeyFile,
-		DriftWarn:  cfg.Drift == config.DriftWarn,
-		Settle:     cfg.Settle.Duration,
-		APIVersion: engine.ClientVersion(),
-		Ref:        refName(cfg),
-		URL:        gitsource.Redact(cfg.Repo),
-		Notify:     notifier.Notify,
-		StatusURL:  cfg.StatusURL,
-		Policy:     cfg.Policy,
+		AgeKeyFile:   cfg.AgeKeyFile,
+		DriftWarn:    cfg.Drift == config.DriftWarn,
+		Settle:       cfg.Settle.Duration,
+		FetchTimeout: cfg.Git.FetchTimeout.Duration,
+		APIVersion:   engine.ClientVersion(),
+		Ref:          refName(cfg),
+		URL:          gitsource.Redact(cfg.Repo),
+		Notify:       notifier.Notify,
+		StatusURL:    cfg.StatusURL,
+		Policy:       cfg.Policy,
+		LoadTimeout:  cfg.LoadTimeout.Duration,
 		// berth's own folders and files: no stack may mount them.
 		PolicyRefused: cfg.OwnPaths(),
 		Pressure: controller.PressureOptions{Every: cfg.Pressure.Interval.Duration, DataDir: cfg.DataDir,
@@ -225,26 +227,17 @@ func serveTCP(g *globals, cfg config.Config, h http.Handler, ctl *controller.Con
 // newNotifier sends the controller's events to the configured sinks: chat
 // webhooks, a signed generic webhook and the Git host's commit statuses.
 func newNotifier(cfg config.Config, sec config.Secrets, g *globals) (*notify.Notifier, error) {
-	var sinks []notify.Sink
-	add := func(s notify.Sink, err error) error {
-		if err == nil {
-			sinks = append(sinks, s)
-		}
-		return err
-	}
+	var targets []notify.Target
 	var errs []error
-	if sec.SlackURL != "" {
-		errs = append(errs, add(notify.Slack(sec.SlackURL, nil)))
+	for i, n := range cfg.Notify.AllSinks() {
+		t, err := notifyTarget(n, sec.Sinks[i])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		targets = append(targets, t)
 	}
-	if sec.DiscordURL != "" {
-		errs = append(errs, add(notify.Discord(sec.DiscordURL, nil)))
-	}
-	if sec.TeamsURL != "" {
-		errs = append(errs, add(notify.Teams(sec.TeamsURL, nil)))
-	}
-	if cfg.Notify.WebhookURL != "" {
-		errs = append(errs, add(notify.Webhook(cfg.Notify.WebhookURL, []byte(sec.NotifyWebhookSecret), nil)))
-	}
+	var sinks []notify.Sink
 	if cfg.CommitStatus.Provider != "" {
 		owner, repo, err := cfg.CommitStatusRepo()
 		if err != nil {
@@ -260,7 +253,32 @@ func newNotifier(cfg config.Config, sec config.Secrets, g *globals) (*notify.Not
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	return notify.New(notify.Options{Sinks: sinks, Logger: g.logger}), nil
+	return notify.New(notify.Options{Sinks: sinks, Targets: targets, Window: cfg.Notify.Window.Duration, Logger: g.logger}), nil
+}
+
+// notifyTarget makes one configured sink, with the route it hears.
+func notifyTarget(n config.NotifySink, sec config.SinkSecret) (notify.Target, error) {
+	route, err := n.Route()
+	if err != nil {
+		return notify.Target{}, err
+	}
+	var s notify.Sink
+	switch n.Kind() {
+	case config.SinkSlack:
+		s, err = notify.Slack(sec.URL, nil)
+	case config.SinkDiscord:
+		s, err = notify.Discord(sec.URL, nil)
+	case config.SinkTeams:
+		s, err = notify.Teams(sec.URL, nil)
+	case config.SinkWebhook:
+		s, err = notify.Webhook(n.WebhookURL, []byte(sec.WebhookSecret), nil)
+	default:
+		err = errors.New("no destination")
+	}
+	if err != nil {
+		return notify.Target{}, fmt.Errorf("%s: %w", n.Key(), err)
+	}
+	return notify.Target{Name: n.Name, Sink: s, Route: route}, nil
 }
 
 // handler is the listen server's: health, metrics, and the webhooks that

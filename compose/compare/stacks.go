@@ -2,9 +2,7 @@ package compare
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -12,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/berth-gitops/berth/compose/load"
+	"github.com/berth-gitops/berth/compose/stacks"
 	"github.com/berth-gitops/berth/gitsource"
-	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -22,6 +20,7 @@ import (
 type Source interface {
 	Dirs(hash, dir string) ([]string, error)
 	ReadFile(hash, path string) ([]byte, error)
+	FileSize(hash, path string) (int64, error)
 	Export(hash, dir, dest string) error
 	Changed(from, to string) ([]string, error)
 }
@@ -50,6 +49,7 @@ type comparer struct {
 	src        Source
 	root, env  string
 	base, head string
+	bad        map[string]error // stacks whose folder cannot be a stack
 }
 
 // compareAll lists the stacks at either commit and compares each; a stack
@@ -79,7 +79,10 @@ func (c *comparer) compareAll(ctx context.Context) ([]StackReport, error) {
 	var out []StackReport
 	for _, name := range union(atBase, atHead) {
 		r := StackReport{StackDiff: StackDiff{Stack: name, Status: StackUnchanged}}
-		if touched[name] || atBase[name] != atHead[name] {
+		switch {
+		case c.bad[name] != nil && atHead[name]:
+			r.Stack, r.Status, r.Error = stacks.Quote(name), StackChanged, c.bad[name].Error()
+		case touched[name] || atBase[name] != atHead[name]:
 			r = c.compare(ctx, name, filepath.Join(tmp, name), atBase[name], atHead[name])
 		}
 		out = append(out, r)
@@ -87,36 +90,24 @@ func (c *comparer) compareAll(ctx context.Context) ([]StackReport, error) {
 	return out, nil
 }
 
-// stacks are the sub-folders of root at a commit that hold a compose file.
+// stacks are the stacks under root at a commit (see compose/stacks); a bad
+// one is kept with its error in c.bad, reported instead of loaded.
 func (c *comparer) stacks(hash string) (map[string]bool, error) {
-	dirs, err := c.src.Dirs(hash, c.root)
+	found, err := stacks.Find(stacks.Commit(c.src, hash), c.root)
 	if err != nil {
-		return nil, fmt.Errorf("list %s at %s: %w", c.root, gitsource.Short(hash), err)
+		return nil, fmt.Errorf("at %s: %w", gitsource.Short(hash), err)
 	}
 	out := map[string]bool{}
-	for _, d := range dirs {
-		ok, err := c.hasComposeFile(hash, path.Join(c.root, d))
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out[d] = true
+	for _, s := range found {
+		out[s.Name] = true
+		if s.Err != nil {
+			if c.bad == nil {
+				c.bad = map[string]error{}
+			}
+			c.bad[s.Name] = s.Err
 		}
 	}
 	return out, nil
-}
-
-func (c *comparer) hasComposeFile(hash, dir string) (bool, error) {
-	for _, name := range cli.DefaultFileNames {
-		_, err := c.src.ReadFile(hash, path.Join(dir, name))
-		if err == nil {
-			return true, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return false, fmt.Errorf("read %s at %s: %w", path.Join(dir, name), gitsource.Short(hash), err)
-		}
-	}
-	return false, nil
 }
 
 // touched names the stacks that a path changed between the commits lies in.

@@ -221,7 +221,8 @@ func loadProject(ctx context.Context, opts *cli.ProjectOptions, r *renderer, env
 // compose.<env>.yaml overlay when one exists.
 func ConfigFiles(dir, env string) ([]string, error) {
 	var files []string
-	for _, name := range defaultFileNames {
+	base, overlay := ComposeFileNames(env)
+	for _, name := range base {
 		f := filepath.Join(dir, name)
 		if _, err := os.Stat(f); err == nil {
 			files = append(files, f)
@@ -231,10 +232,7 @@ func ConfigFiles(dir, env string) ([]string, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no compose file in %s (looked for %v)", dir, defaultFileNames)
 	}
-	if env == "" {
-		return files, nil
-	}
-	for _, name := range []string{"compose." + env + ".yaml", "compose." + env + ".yml"} {
+	for _, name := range overlay {
 		f := filepath.Join(dir, name)
 		if _, err := os.Stat(f); err == nil {
 			return append(files, f), nil

@@ -15,6 +15,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/berth-gitops/berth/compose"
+	"github.com/berth-gitops/berth/compose/envtmpl"
 	"github.com/berth-gitops/berth/compose/sops"
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -138,10 +139,10 @@ func (r *renderer) envFile(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var res *renderedEnv
+	var res *envtmpl.Rendered
 	switch {
 	case strings.HasSuffix(path, ".tmpl"):
-		if res, err = renderEnvTemplate(rel, string(data), r.secret); err != nil {
+		if res, err = envtmpl.Render(rel, string(data), r.secret); err != nil {
 			return "", err
 		}
 	case sops.Named(path) || sops.IsFile(path, data):
@@ -151,10 +152,10 @@ func (r *renderer) envFile(path string) (string, error) {
 	default:
 		return path, nil
 	}
-	if err := checkDotenv(res.text); err != nil {
+	if err := checkDotenv(res.Text); err != nil {
 		return "", fmt.Errorf("%s: rendered, it is not an env file: %w", rel, err)
 	}
-	out, err := r.writeEnv(strings.TrimSuffix(filepath.Base(path), ".tmpl"), res.text)
+	out, err := r.writeEnv(strings.TrimSuffix(filepath.Base(path), ".tmpl"), res.Text)
 	if err != nil {
 		return "", err
 	}
@@ -165,7 +166,7 @@ func (r *renderer) envFile(path string) (string, error) {
 
 // decryptEnv decrypts a sops dotenv file into what `sops decrypt` prints,
 // which compose then reads as it reads any env file.
-func (r *renderer) decryptEnv(path, rel string, data []byte) (*renderedEnv, error) {
+func (r *renderer) decryptEnv(path, rel string, data []byte) (*envtmpl.Rendered, error) {
 	if sops.StoreOf(path) != sops.Dotenv {
 		return nil, errors.New("an env file must be a sops dotenv file (name it *.sops.env)")
 	}
@@ -175,7 +176,7 @@ func (r *renderer) decryptEnv(path, rel string, data []byte) (*renderedEnv, erro
 	}
 	if r.o.Placeholders {
 		text := d.Dotenv(func(v any) string { return "sops-" + shortDigest(fmt.Sprint(v)) })
-		return &renderedEnv{text: string(text)}, nil
+		return &envtmpl.Rendered{Text: string(text)}, nil
 	}
 	if err := r.decrypt(d); err != nil {
 		return nil, err
@@ -184,7 +185,7 @@ func (r *renderer) decryptEnv(path, rel string, data []byte) (*renderedEnv, erro
 	if err != nil {
 		return nil, err
 	}
-	return &renderedEnv{text: string(text)}, nil
+	return &envtmpl.Rendered{Text: string(text)}, nil
 }
 
 // decrypt decrypts d with the age keys and remembers its values.
@@ -341,7 +342,7 @@ func (r *renderer) serviceDigest(p *types.Project, s types.ServiceConfig) string
 // secret is the template function's lookup of a host secret.
 func (r *renderer) secret(name string) (string, error) {
 	if !secretNameRe.MatchString(name) || name == "." || name == ".." {
-		return "", &secretError{fmt.Sprintf("secret name %q: use letters, digits, '.', '_' and '-' only", name)}
+		return "", &envtmpl.SecretError{Msg: fmt.Sprintf("secret name %q: use letters, digits, '.', '_' and '-' only", name)}
 	}
 	if r.o.Placeholders {
 		return "berth-placeholder-" + name, nil
@@ -350,7 +351,7 @@ func (r *renderer) secret(name string) (string, error) {
 		return v, nil
 	}
 	if r.o.SecretsDir == "" {
-		return "", &secretError{fmt.Sprintf("secret %q: no secrets dir is set (--secrets-dir)", name)}
+		return "", &envtmpl.SecretError{Msg: fmt.Sprintf("secret %q: no secrets dir is set (--secrets-dir)", name)}
 	}
 	b, err := r.readSecret(name)
 	if err != nil {
@@ -376,16 +377,16 @@ func (r *renderer) readSecret(name string) ([]byte, error) {
 	shared := filepath.Join(r.o.SecretsDir, name)
 	if r.o.Stack != "" && !r.shared(name) {
 		if _, err := os.Stat(shared); err == nil {
-			return nil, &secretError{fmt.Sprintf("secret %q is shared (%s) and not allowed for stack %q: put it in %s, or list it in the host setting shared_secrets", name, shared, r.o.Stack, own)}
+			return nil, &envtmpl.SecretError{Msg: fmt.Sprintf("secret %q is shared (%s) and not allowed for stack %q: put it in %s, or list it in the host setting shared_secrets", name, shared, r.o.Stack, own)}
 		}
-		return nil, &secretError{fmt.Sprintf("secret %q is not in %s", name, own)}
+		return nil, &envtmpl.SecretError{Msg: fmt.Sprintf("secret %q is not in %s", name, own)}
 	}
 	b, err := os.ReadFile(shared)
 	if errors.Is(err, fs.ErrNotExist) {
 		if r.o.Stack != "" {
-			return nil, &secretError{fmt.Sprintf("secret %q is not in %s nor, shared, in %s", name, own, shared)}
+			return nil, &envtmpl.SecretError{Msg: fmt.Sprintf("secret %q is not in %s nor, shared, in %s", name, own, shared)}
 		}
-		return nil, &secretError{fmt.Sprintf("secret %q is not in %s", name, r.o.SecretsDir)}
+		return nil, &envtmpl.SecretError{Msg: fmt.Sprintf("secret %q is not in %s", name, r.o.SecretsDir)}
 	}
 	return b, secretReadError(name, err)
 }
@@ -410,7 +411,7 @@ func secretReadError(name string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &secretError{fmt.Sprintf("secret %q: %v", name, err)}
+	return &envtmpl.SecretError{Msg: fmt.Sprintf("secret %q: %v", name, err)}
 }
 
 func (r *renderer) identities() ([]age.Identity, error) {

@@ -42,3 +42,32 @@ func ReadSettings(dir, env string) (compose.Settings, error) {
 	}
 	return s, nil
 }
+
+// ComposeFile is a compose file by name, with its content.
+type ComposeFile struct {
+	Name string
+	Data []byte
+}
+
+// ParseSettings is ReadSettings on files already read, in the order they
+// apply (see ComposeFileNames): a commit's files are judged without being
+// written to disk.
+func ParseSettings(files []ComposeFile) (compose.Settings, error) {
+	var s compose.Settings
+	for _, f := range files {
+		if err := compose.ParseSettingsFile(f.Name, f.Data, &s); err != nil {
+			return compose.Settings{}, errors.New(scrubText(err.Error(), ""))
+		}
+	}
+	return s, nil
+}
+
+// ComposeFileNames are the names of a stack folder's compose files: the
+// base file is the first of base that exists, the overlay for env the
+// first of overlay (none without env).
+func ComposeFileNames(env string) (base, overlay []string) {
+	if env != "" {
+		overlay = []string{"compose." + env + ".yaml", "compose." + env + ".yml"}
+	}
+	return defaultFileNames, overlay
+}

@@ -2,7 +2,12 @@ package observe
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"syscall"
 
 	"github.com/berth-gitops/berth/compose"
 	"github.com/moby/moby/client"
@@ -40,4 +45,23 @@ func checkEngine(ctx context.Context, c *client.Client) error {
 		return fmt.Errorf("the Docker engine at %s did not say which API version it speaks; berth needs API %s or newer (Docker 20.10+)", c.DaemonHost(), MinAPIVersion)
 	}
 	return nil
+}
+
+// Unreachable reports whether err says berth could not talk to the engine
+// at all, as opposed to the engine answering with an error: the client
+// found no engine to connect to, or the connection broke before an answer
+// came (a daemon that died or restarts mid-request). Such an error says
+// nothing about the request or the stack: it passes when the engine is
+// back.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if client.IsErrConnectionFailed(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var op *net.OpError
+	var ue *url.Error
+	return errors.As(err, &op) || errors.As(err, &ue)
 }

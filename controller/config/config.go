@@ -19,6 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/policy"
 )
 
@@ -65,11 +66,14 @@ type Config struct {
 	Shallow bool `yaml:"shallow"`
 	// Settle is how long a started container must keep running.
 	Settle Duration `yaml:"settle"`
-	Git    Git      `yaml:"git"`
+	// LoadTimeout is how long one stack's load may take: a stack whose
+	// load takes longer stalls alone, and the others go on.
+	LoadTimeout Duration `yaml:"load_timeout"`
+	Git         Git      `yaml:"git"`
 	// Webhooks turn on the push webhooks of the listen server, one
 	// provider per secret.
 	Webhooks Webhooks `yaml:"webhooks"`
-	// Notify is where deploy events are sent.
+	// Notify is where deploy events and alerts are sent (notify.go).
 	Notify Notify `yaml:"notify"`
 	// CommitStatus posts each deploy's outcome on its commit.
 	CommitStatus CommitStatus `yaml:"commit_status"`
@@ -136,6 +140,9 @@ type Git struct {
 	VerifyCommits  bool   `yaml:"verify_commits"`
 	// TrustedKeysFile holds ASCII-armored OpenPGP public keys.
 	TrustedKeysFile string `yaml:"trusted_keys_file"`
+	// FetchTimeout bounds one clone or fetch: a remote that stops answering
+	// must not hold the loop (drift correction, status) for ever.
+	FetchTimeout Duration `yaml:"fetch_timeout"`
 }
 
 // Webhooks name the files holding each provider's webhook secret; a
@@ -149,17 +156,6 @@ type Webhooks struct {
 	// MaxConcurrent bounds the deliveries whose bodies are read at once;
 	// 0 means the webhook package's default (8).
 	MaxConcurrent int `yaml:"max_concurrent"`
-}
-
-// Notify names the notification sinks. Slack, Discord and Teams webhook
-// URLs carry their token, so they are read from files; the generic
-// webhook's URL is plain and its body is signed with the secret.
-type Notify struct {
-	SlackURLFile      string `yaml:"slack_url_file"`
-	DiscordURLFile    string `yaml:"discord_url_file"`
-	TeamsURLFile      string `yaml:"teams_url_file"`
-	WebhookURL        string `yaml:"webhook_url"`
-	WebhookSecretFile string `yaml:"webhook_secret_file"`
 }
 
 // Commit status providers.
@@ -189,16 +185,19 @@ const EnvSopsAgeKeyFile = "SOPS_AGE_KEY_FILE"
 // Default is the configuration before any file, variable or flag.
 func Default() Config {
 	return Config{
-		Branch:     DefaultBranch,
-		Path:       "stacks",
-		Host:       hostname(),
-		DataDir:    "/var/lib/berth",
-		SecretsDir: DefaultSecretsDir,
-		Listen:     "127.0.0.1:9300",
-		Poll:       "1m",
-		Drift:      DriftCorrect,
-		Settle:     Duration{10 * time.Second},
-		Pressure:   DefaultPressure(),
+		Branch:      DefaultBranch,
+		Path:        "stacks",
+		Host:        hostname(),
+		DataDir:     "/var/lib/berth",
+		SecretsDir:  DefaultSecretsDir,
+		Listen:      "127.0.0.1:9300",
+		Poll:        "1m",
+		Drift:       DriftCorrect,
+		Settle:      Duration{10 * time.Second},
+		Git:         Git{FetchTimeout: Duration{2 * time.Minute}},
+		LoadTimeout: Duration{30 * time.Second},
+		Notify:      Notify{Window: Duration{notify.DefaultWindow}},
+		Pressure:    DefaultPressure(),
 	}
 }
 

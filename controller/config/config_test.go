@@ -17,7 +17,8 @@ func TestDefault(t *testing.T) {
 	c := Default()
 	host, _ := os.Hostname()
 	want := Config{Branch: "main", Path: "stacks", Host: host, DataDir: "/var/lib/berth", SecretsDir: "/etc/berth/secrets", Listen: "127.0.0.1:9300",
-		Poll: "1m", Drift: "correct", Settle: Duration{10 * time.Second},
+		Poll: "1m", Drift: "correct", Settle: Duration{10 * time.Second}, Git: Git{FetchTimeout: Duration{2 * time.Minute}}, LoadTimeout: Duration{30 * time.Second},
+		Notify:   Notify{Window: Duration{10 * time.Minute}},
 		Pressure: Pressure{Interval: Duration{30 * time.Second}, Warning: 90, Critical: 95}}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -70,9 +71,9 @@ git:
 		Repo: "ssh://git@git.example.com/infra.git", Tag: "v1.4.0", Path: "deploy/stacks", Host: "vps-1",
 		Env: "production", DataDir: filepath.Join(dir, "state"), SecretsDir: filepath.Join(dir, "secrets"),
 		AgeKeyFile: "/etc/berth/age.key", Listen: ":9400", Poll: "*/5 * * * *",
-		Drift: "warn", Shallow: true, Settle: Duration{2500 * time.Millisecond},
+		Drift: "warn", Shallow: true, Settle: Duration{2500 * time.Millisecond}, LoadTimeout: Duration{30 * time.Second}, Notify: Notify{Window: Duration{10 * time.Minute}},
 		Git: Git{Username: "deploy", SSHKeyFile: "/etc/berth/id_ed25519", KnownHostsFile: filepath.Join(dir, "known_hosts"),
-			VerifyCommits: true, TrustedKeysFile: filepath.Join(dir, "keys.asc")},
+			VerifyCommits: true, TrustedKeysFile: filepath.Join(dir, "keys.asc"), FetchTimeout: Duration{2 * time.Minute}},
 		Pressure: Pressure{Interval: Duration{30 * time.Second}, Warning: 90, Critical: 95},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -159,6 +160,7 @@ func TestValidate(t *testing.T) {
 		{"pressure interval negative", func(c *Config) { c.Pressure.Interval = Duration{-time.Second} }, `pressure.interval: "-1s": want 0 (off) or 1s or more`},
 		{"pressure interval too short", func(c *Config) { c.Pressure.Interval = Duration{time.Millisecond} }, `pressure.interval: "1ms": want 0 (off) or 1s or more`},
 		{"pressure off", func(c *Config) { c.Pressure.Interval = Duration{} }, ""},
+		{"load timeout zero", func(c *Config) { c.LoadTimeout = Duration{} }, `load_timeout: "0s" is not positive`},
 		{"shared secret pattern", func(c *Config) { c.SharedSecrets = []string{"smtp_*", "a/b/c"} }, `shared_secrets[1]: "a/b/c" is not a pattern of secret names`},
 		{"token file ok", func(c *Config) { c.Git.TokenFile = secret }, ""},
 		{"token file missing", func(c *Config) { c.Git.TokenFile = missing }, "git.token_file: open " + missing + ": no such file"},

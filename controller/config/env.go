@@ -21,6 +21,7 @@ package config
 //	BERTH_POLL                           poll
 //	BERTH_DRIFT                          drift
 //	BERTH_SHALLOW                        shallow (true/false, 1/0)
+//	BERTH_FETCH_TIMEOUT                  git.fetch_timeout (a Go duration)
 //	BERTH_SETTLE                         settle (a Go duration)
 //	BERTH_GIT_USERNAME                   git.username
 //	BERTH_GIT_PASSWORD_FILE              git.password_file
@@ -40,6 +41,7 @@ package config
 //	BERTH_NOTIFY_TEAMS_URL_FILE          notify.teams_url_file
 //	BERTH_NOTIFY_WEBHOOK_URL             notify.webhook_url
 //	BERTH_NOTIFY_WEBHOOK_SECRET_FILE     notify.webhook_secret_file
+//	BERTH_NOTIFY_WINDOW                  notify.window (a duration)
 //	BERTH_COMMIT_STATUS_PROVIDER         commit_status.provider
 //	BERTH_COMMIT_STATUS_TOKEN_FILE       commit_status.token_file
 //	BERTH_COMMIT_STATUS_URL              commit_status.url

@@ -24,15 +24,14 @@ func (c Config) Files() []FileSetting {
 		{"webhooks.gitlab_token_file", c.Webhooks.GitLabTokenFile},
 		{"webhooks.bitbucket_secret_file", c.Webhooks.BitbucketSecretFile},
 		{"webhooks.generic_secret_file", c.Webhooks.GenericSecretFile},
-		{"notify.slack_url_file", c.Notify.SlackURLFile},
-		{"notify.discord_url_file", c.Notify.DiscordURLFile},
-		{"notify.teams_url_file", c.Notify.TeamsURLFile},
-		{"notify.webhook_secret_file", c.Notify.WebhookSecretFile},
 		{"commit_status.token_file", c.CommitStatus.TokenFile},
 	} {
 		if f.Path != "" {
 			out = append(out, f)
 		}
+	}
+	for _, s := range c.Notify.AllSinks() {
+		out = append(out, s.files()...)
 	}
 	return out
 }

@@ -106,10 +106,10 @@ func TestFlagsAndVariables(t *testing.T) {
 	fs.VisitAll(func(f *pflag.Flag) { flags = append(flags, f.Name) })
 	wantFlags := []string{"age-key-file", "allowed-hosts", "bitbucket-webhook-secret-file", "branch", "commit", "commit-status-owner",
 		"commit-status-provider", "commit-status-repo", "commit-status-token-file", "commit-status-url", "config",
-		"control-group", "control-socket", "data-dir", "drift", "env", "generic-webhook-secret-file", "git-known-hosts-file", "git-password-file",
+		"control-group", "control-socket", "data-dir", "drift", "env", "fetch-timeout", "generic-webhook-secret-file", "git-known-hosts-file", "git-password-file",
 		"git-ssh-key-file", "git-token-file", "git-username", "gitea-webhook-secret-file", "github-webhook-secret-file",
-		"gitlab-webhook-token-file", "host", "listen", "notify-discord-url-file", "notify-slack-url-file",
-		"notify-teams-url-file", "notify-webhook-secret-file", "notify-webhook-url", "path", "policy-profile", "poll",
+		"gitlab-webhook-token-file", "host", "listen", "load-timeout", "notify-discord-url-file", "notify-slack-url-file",
+		"notify-teams-url-file", "notify-webhook-secret-file", "notify-webhook-url", "notify-window", "path", "policy-profile", "poll",
 		"pressure-critical", "pressure-interval", "pressure-warning", "repo", "secrets-dir",
 		"settle", "shallow", "shared-secrets", "status-url", "tag", "trusted-keys-file", "verify-commits", "webhook-max-concurrent"}
 	if !reflect.DeepEqual(flags, wantFlags) {
@@ -120,13 +120,14 @@ func TestFlagsAndVariables(t *testing.T) {
 		vars = append(vars, s.env())
 	}
 	wantVars := []string{"BERTH_REPO", "BERTH_BRANCH", "BERTH_TAG", "BERTH_COMMIT", "BERTH_PATH", "BERTH_HOST",
-		"BERTH_ENV", "BERTH_DATA_DIR", "BERTH_SECRETS_DIR", "BERTH_AGE_KEY_FILE", "BERTH_LISTEN", "BERTH_POLL", "BERTH_DRIFT", "BERTH_SHALLOW", "BERTH_SETTLE",
+		"BERTH_ENV", "BERTH_DATA_DIR", "BERTH_SECRETS_DIR", "BERTH_AGE_KEY_FILE", "BERTH_LISTEN", "BERTH_POLL", "BERTH_DRIFT", "BERTH_SHALLOW", "BERTH_FETCH_TIMEOUT", "BERTH_SETTLE",
+		"BERTH_LOAD_TIMEOUT",
 		"BERTH_GIT_USERNAME", "BERTH_GIT_PASSWORD_FILE", "BERTH_GIT_TOKEN_FILE", "BERTH_GIT_SSH_KEY_FILE",
 		"BERTH_GIT_KNOWN_HOSTS_FILE", "BERTH_VERIFY_COMMITS", "BERTH_TRUSTED_KEYS_FILE",
 		"BERTH_GITHUB_WEBHOOK_SECRET_FILE", "BERTH_GITEA_WEBHOOK_SECRET_FILE", "BERTH_GITLAB_WEBHOOK_TOKEN_FILE",
 		"BERTH_BITBUCKET_WEBHOOK_SECRET_FILE", "BERTH_GENERIC_WEBHOOK_SECRET_FILE", "BERTH_WEBHOOK_MAX_CONCURRENT", "BERTH_NOTIFY_SLACK_URL_FILE",
 		"BERTH_NOTIFY_DISCORD_URL_FILE", "BERTH_NOTIFY_TEAMS_URL_FILE", "BERTH_NOTIFY_WEBHOOK_URL",
-		"BERTH_NOTIFY_WEBHOOK_SECRET_FILE", "BERTH_COMMIT_STATUS_PROVIDER", "BERTH_COMMIT_STATUS_TOKEN_FILE",
+		"BERTH_NOTIFY_WEBHOOK_SECRET_FILE", "BERTH_NOTIFY_WINDOW", "BERTH_COMMIT_STATUS_PROVIDER", "BERTH_COMMIT_STATUS_TOKEN_FILE",
 		"BERTH_COMMIT_STATUS_URL", "BERTH_COMMIT_STATUS_OWNER", "BERTH_COMMIT_STATUS_REPO", "BERTH_STATUS_URL",
 		"BERTH_POLICY_PROFILE",
 		"BERTH_CONTROL_SOCKET", "BERTH_CONTROL_GROUP", "BERTH_ALLOWED_HOSTS",

@@ -29,17 +29,7 @@ func (c Config) integrationProblems() []error {
 		add("%s: set, but listen is off: webhooks arrive on the listen server", strings.Join(hooks, ", "))
 	}
 
-	n := c.Notify
-	if n.WebhookURL != "" {
-		if msg := httpURLProblem(n.WebhookURL); msg != "" {
-			add("notify.webhook_url: %q %s", redact(n.WebhookURL), msg)
-		}
-		if n.WebhookSecretFile == "" {
-			add("notify.webhook_url is set but notify.webhook_secret_file is not: its bodies are signed")
-		}
-	} else if n.WebhookSecretFile != "" {
-		add("notify.webhook_secret_file is set but notify.webhook_url is not")
-	}
+	errs = append(errs, c.Notify.notifyProblems()...)
 
 	if c.StatusURL != "" {
 		if msg := httpURLProblem(c.StatusURL); msg != "" {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -48,8 +49,8 @@ status_url: https://status.example.com/
 		t.Errorf("webhooks = %+v\nwant %+v", c.Webhooks, want)
 	}
 	wantN := Notify{SlackURLFile: s("slack"), DiscordURLFile: s("discord"), TeamsURLFile: s("teams"),
-		WebhookURL: "https://hooks.example.com/berth", WebhookSecretFile: s("notify")}
-	if c.Notify != wantN {
+		WebhookURL: "https://hooks.example.com/berth", WebhookSecretFile: s("notify"), Window: Duration{10 * time.Minute}}
+	if !reflect.DeepEqual(c.Notify, wantN) {
 		t.Errorf("notify = %+v\nwant %+v", c.Notify, wantN)
 	}
 	wantCS := CommitStatus{Provider: "gitea", TokenFile: s("status-token"), URL: "https://git.example.com", Owner: "infra", Repo: "deploy"}
@@ -84,7 +85,7 @@ func TestValidateIntegrations(t *testing.T) {
 		{"webhooks need listen", func(c *Config) { c.Webhooks.GitHubSecretFile, c.Listen = secret, "off" },
 			"webhooks.github_secret_file: set, but listen is off"},
 		{"notify files", func(c *Config) {
-			c.Notify = Notify{SlackURLFile: secret, DiscordURLFile: secret, TeamsURLFile: secret}
+			c.Notify.SlackURLFile, c.Notify.DiscordURLFile, c.Notify.TeamsURLFile = secret, secret, secret
 		}, ""},
 		{"slack file missing", func(c *Config) { c.Notify.SlackURLFile = missing }, "notify.slack_url_file: open " + missing},
 		{"notify webhook", func(c *Config) { c.Notify.WebhookURL, c.Notify.WebhookSecretFile = "https://h.example.com/x", secret }, ""},
@@ -215,7 +216,7 @@ func TestReadIntegrationSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := []string{s.GitHubWebhookSecret, s.GiteaWebhookSecret, s.GitLabWebhookToken, s.BitbucketWebhookSecret,
-		s.GenericWebhookSecret, s.SlackURL, s.DiscordURL, s.TeamsURL, s.NotifyWebhookSecret, s.CommitStatusToken}
+		s.GenericWebhookSecret, s.Sinks[0].URL, s.Sinks[1].URL, s.Sinks[2].URL, s.Sinks[3].WebhookSecret, s.CommitStatusToken}
 	want := []string{"gh", "gt", "gl", "bb", "gen", "slack", "discord", "teams", "nw", "cs"}
 	for i := range want {
 		want[i] = canary + "-" + want[i]
@@ -227,7 +228,7 @@ func TestReadIntegrationSecrets(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("x", "secrets", s)
 	js, _ := json.Marshal(s)
 	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%#v", s), logged.String(), string(js)} {
-		if strings.Contains(out, canary) || !strings.Contains(out, "slack_url") {
+		if strings.Contains(out, canary) || !strings.Contains(out, "commit_status_token") || !strings.Contains(out, "webhook_secret") {
 			t.Errorf("printed secrets: %s", out)
 		}
 	}

@@ -82,6 +82,14 @@ func (c *Config) absPaths(base string) {
 			*p = filepath.Join(base, *p)
 		}
 	}
+	for i := range c.Notify.Sinks {
+		s := &c.Notify.Sinks[i]
+		for _, p := range []*string{&s.SlackURLFile, &s.DiscordURLFile, &s.TeamsURLFile, &s.WebhookSecretFile} {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(base, *p)
+			}
+		}
+	}
 }
 
 // unknownField matches yaml.v3's strict-mode message.
@@ -99,7 +107,8 @@ func yamlError(err error) error {
 		if m := unknownField.FindStringSubmatch(msg); m != nil {
 			prefix := map[string]string{"Git": "git.", "Webhooks": "webhooks.", "Notify": "notify.",
 				"CommitStatus": "commit_status.", "Settings": "policy.", "HostPath": "policy.host_paths[].",
-				"StackSettings": "policy.stacks.*.", "Exception": "policy.exceptions[].", "Control": "control."}[m[3]]
+				"StackSettings": "policy.stacks.*.", "Exception": "policy.exceptions[].", "Control": "control.",
+				"NotifySink": "notify.sinks[]."}[m[3]]
 			msg = fmt.Sprintf("line %s: unknown key %q", m[1], prefix+m[2])
 		}
 		errs = append(errs, errors.New(msg))

@@ -25,12 +25,9 @@ type Secrets struct {
 	BitbucketWebhookSecret string
 	GenericWebhookSecret   string
 
-	// The notification webhook URLs, which hold their tokens, and the
-	// generic webhook's signing secret.
-	SlackURL            string
-	DiscordURL          string
-	TeamsURL            string
-	NotifyWebhookSecret string
+	// Sinks are the notification sinks' secrets, in the order of
+	// Notify.AllSinks.
+	Sinks []SinkSecret
 
 	CommitStatusToken string
 }
@@ -54,10 +51,6 @@ func (c Config) ReadSecrets() (Secrets, error) {
 		{"webhooks.gitlab_token_file", c.Webhooks.GitLabTokenFile, &s.GitLabWebhookToken, true},
 		{"webhooks.bitbucket_secret_file", c.Webhooks.BitbucketSecretFile, &s.BitbucketWebhookSecret, true},
 		{"webhooks.generic_secret_file", c.Webhooks.GenericSecretFile, &s.GenericWebhookSecret, true},
-		{"notify.slack_url_file", c.Notify.SlackURLFile, &s.SlackURL, true},
-		{"notify.discord_url_file", c.Notify.DiscordURLFile, &s.DiscordURL, true},
-		{"notify.teams_url_file", c.Notify.TeamsURLFile, &s.TeamsURL, true},
-		{"notify.webhook_secret_file", c.Notify.WebhookSecretFile, &s.NotifyWebhookSecret, true},
 		{"commit_status.token_file", c.CommitStatus.TokenFile, &s.CommitStatusToken, true},
 	} {
 		if f.path == "" {
@@ -68,6 +61,13 @@ func (c Config) ReadSecrets() (Secrets, error) {
 			return Secrets{}, fmt.Errorf("%s: %w", f.key, err)
 		}
 		*f.dst = v
+	}
+	for _, n := range c.Notify.AllSinks() {
+		ss, err := n.readSecrets()
+		if err != nil {
+			return Secrets{}, err
+		}
+		s.Sinks = append(s.Sinks, ss)
 	}
 	return s, nil
 }
@@ -95,8 +95,7 @@ func (s Secrets) fields() []struct{ name, value string } {
 		{"github_webhook_secret", s.GitHubWebhookSecret}, {"gitea_webhook_secret", s.GiteaWebhookSecret},
 		{"gitlab_webhook_token", s.GitLabWebhookToken}, {"bitbucket_webhook_secret", s.BitbucketWebhookSecret},
 		{"generic_webhook_secret", s.GenericWebhookSecret},
-		{"slack_url", s.SlackURL}, {"discord_url", s.DiscordURL}, {"teams_url", s.TeamsURL},
-		{"notify_webhook_secret", s.NotifyWebhookSecret}, {"commit_status_token", s.CommitStatusToken},
+		{"commit_status_token", s.CommitStatusToken},
 	}
 }
 
@@ -108,6 +107,9 @@ func (s Secrets) String() string {
 			b.WriteByte(' ')
 		}
 		b.WriteString(f.name + ":" + isSet(f.value))
+	}
+	for i, ss := range s.Sinks {
+		fmt.Fprintf(&b, " sinks[%d]:%s", i, ss)
 	}
 	b.WriteByte('}')
 	return b.String()
@@ -122,6 +124,9 @@ func (s Secrets) LogValue() slog.Value {
 	for _, f := range s.fields() {
 		as = append(as, slog.String(f.name, isSet(f.value)))
 	}
+	for i, ss := range s.Sinks {
+		as = append(as, slog.Any(fmt.Sprintf("sinks[%d]", i), ss))
+	}
 	return slog.GroupValue(as...)
 }
 
@@ -134,9 +139,53 @@ func isSet(v string) string {
 
 // MarshalJSON keeps encoding/json as quiet as %v.
 func (s Secrets) MarshalJSON() ([]byte, error) {
-	m := map[string]string{}
+	m := map[string]any{}
 	for _, f := range s.fields() {
 		m[f.name] = isSet(f.value)
 	}
+	m["sinks"] = s.Sinks
 	return json.Marshal(m)
+}
+
+// SinkSecret is a notification sink's secrets: the chat webhook URL, which
+// holds its token, or the generic webhook's signing secret. It prints as
+// quietly as Secrets.
+type SinkSecret struct {
+	URL           string
+	WebhookSecret string
+}
+
+// readSecrets reads the sink's URL file or signing secret; errors name
+// the key.
+func (n NotifySink) readSecrets() (SinkSecret, error) {
+	var ss SinkSecret
+	for _, f := range n.files() {
+		v, err := readSecret(f.Path, true)
+		if err != nil {
+			return SinkSecret{}, fmt.Errorf("%s: %w", f.Key, err)
+		}
+		if strings.HasSuffix(f.Key, ".webhook_secret_file") {
+			ss.WebhookSecret = v
+		} else {
+			ss.URL = v
+		}
+	}
+	return ss, nil
+}
+
+func (s SinkSecret) String() string {
+	return "{url:" + isSet(s.URL) + " webhook_secret:" + isSet(s.WebhookSecret) + "}"
+}
+
+// GoString keeps %#v as quiet as %v.
+func (s SinkSecret) GoString() string { return "config.SinkSecret" + s.String() }
+
+// LogValue keeps slog from printing the fields.
+func (s SinkSecret) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("url", isSet(s.URL)), slog.String("webhook_secret", isSet(s.WebhookSecret)))
+}
+
+// MarshalJSON keeps encoding/json as quiet as %v.
+func (s SinkSecret) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"url": isSet(s.URL), "webhook_secret": isSet(s.WebhookSecret)})
 }

@@ -73,10 +73,16 @@ func (c *Config) Validate() error {
 	if c.Webhooks.MaxConcurrent < 0 {
 		add("webhooks.max_concurrent: %d is negative", c.Webhooks.MaxConcurrent)
 	}
+	if c.Git.FetchTimeout.Duration <= 0 {
+		add("git.fetch_timeout: %q is not positive", c.Git.FetchTimeout.String())
+	}
 	if c.Settle.Duration < 0 {
 		add("settle: %q is negative", c.Settle.String())
 	}
 	errs = append(errs, c.Pressure.problems()...)
+	if c.LoadTimeout.Duration <= 0 {
+		add("load_timeout: %q is not positive", c.LoadTimeout.String())
+	}
 	errs = append(errs, c.Git.problems(c.filesUnder("git."))...)
 	errs = append(errs, c.integrationProblems()...)
 	errs = append(errs, c.PolicyProblems()...)

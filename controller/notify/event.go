@@ -1,13 +1,15 @@
-// Package notify tells people about deploys: Slack, Discord and Microsoft
-// Teams incoming webhooks and a generic signed webhook, and any other Sink
-// (commit statuses plug in the same way).
+// Package notify tells people about deploys and about what runs: Slack,
+// Discord and Microsoft Teams incoming webhooks and a generic signed
+// webhook, and any other Sink (commit statuses plug in the same way).
 //
 // The controller decides what is worth saying (a change, a failure, a
 // recovery) and calls Notify, which never blocks: each sink has its own
 // bounded queue and goroutine, so a slow or dead sink delays neither the
-// others nor a deploy. Duplicates (same kind, stack and commit within a
-// window) are dropped, failed sends are retried with backoff, and a sink's
-// URL, which holds its token, is never logged: only its kind and host.
+// others nor a deploy. Each sink hears what its Route lets through (kinds,
+// stack patterns, a minimum severity) and sends the same kind, stack and
+// subject once per window, counting the repeats it drops. Failed sends are
+// retried with backoff, and a sink's URL, which holds its token, is never
+// logged: only its kind and host.
 package notify
 
 import (
@@ -31,6 +33,23 @@ const (
 	Recovered       Kind = "recovered"
 )
 
+// The kinds of what runs: the engine's events about a stack's containers.
+const (
+	RestartLoop       Kind = "restart_loop"
+	OOMKilled         Kind = "oom_killed"
+	Unhealthy         Kind = "unhealthy"
+	IncidentRecovered Kind = "incident_recovered"
+)
+
+// The kinds of the host's pressure and of the continuous journeys.
+const (
+	HostPressureWarning   Kind = "host_pressure_warning"
+	HostPressureCritical  Kind = "host_pressure_critical"
+	HostPressureRecovered Kind = "host_pressure_recovered"
+	JourneyFailing        Kind = "journey_failing"
+	JourneyRecovered      Kind = "journey_recovered"
+)
+
 // Event is one thing that happened to a stack on a host. Its JSON is the
 // body of the generic webhook.
 type Event struct {
@@ -43,14 +62,19 @@ type Event struct {
 	// Author and Message are the commit's author and subject line.
 	Author  string `json:"author,omitempty"`
 	Message string `json:"message,omitempty"`
-	// Subject is what the event is about besides the stack: a probe ("GET
-	// http://web/health") or a host resource ("disk /var/lib/docker").
-	Subject string `json:"subject,omitempty"`
 	// Reason is the error or cause, for failures, rollbacks and stalls.
-	Reason string    `json:"reason,omitempty"`
-	Time   time.Time `json:"time"`
+	Reason string `json:"reason,omitempty"`
+	// Subject is what in the stack the event is about when it is not a
+	// commit: a service, a journey, a host resource ("disk /var"). The
+	// duplicate window tells events apart by it (by Commit when empty).
+	Subject string    `json:"subject,omitempty"`
+	Time    time.Time `json:"time"`
 	// URL links to a status page, when one is configured.
 	URL string `json:"url,omitempty"`
+	// Suppressed counts the events equal to this one (same kind, stack
+	// and subject) that the sink dropped inside its duplicate window
+	// since it last sent one. Each sink sets its own count.
+	Suppressed int `json:"suppressed,omitempty"`
 }
 
 // Title is the event in a few words: "shop deployed on vps-1".
@@ -99,11 +123,7 @@ func (e Event) icon() string {
 // Detail is the commit line and the reason: "abc1234 “bump web” by ops".
 func (e Event) Detail() string {
 	var b strings.Builder
-	b.WriteString(e.Subject)
 	if e.Commit != "" {
-		if b.Len() > 0 {
-			b.WriteString(", ")
-		}
 		b.WriteString("commit " + gitsource.Short(e.Commit))
 	}
 	if e.Message != "" {
@@ -112,11 +132,20 @@ func (e Event) Detail() string {
 	if e.Author != "" {
 		b.WriteString(" by " + e.Author)
 	}
+	if e.Subject != "" {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(e.Subject)
+	}
 	if e.Reason != "" {
 		if b.Len() > 0 {
 			b.WriteString(": ")
 		}
 		b.WriteString(oneLine(e.Reason, 1000))
+	}
+	if e.Suppressed > 0 {
+		fmt.Fprintf(&b, " (%d repeats since the last message were not sent)", e.Suppressed)
 	}
 	return strings.TrimSpace(b.String())
 }

@@ -30,11 +30,25 @@ const (
 	DefaultTimeout   = 10 * time.Second
 )
 
+// Target is a sink with its name in the host settings and the route of
+// the events it hears.
+type Target struct {
+	// Name is the sink's name in the settings ("ops"); logs show it
+	// beside Sink.Name.
+	Name  string
+	Sink  Sink
+	Route Route
+}
+
 // Options configure a Notifier; zero values take the defaults.
 type Options struct {
-	Sinks  []Sink
-	Logger *slog.Logger
-	// Window suppresses a second event of the same kind, stack and commit.
+	// Sinks hear every event; Targets hear what their routes let through.
+	Sinks   []Sink
+	Targets []Target
+	Logger  *slog.Logger
+	// Window is each sink's duplicate window: an event of the same kind,
+	// stack and subject (or commit) as one the sink sent less than Window
+	// ago is dropped and counted.
 	Window time.Duration
 	// QueueSize bounds each sink's queue; when it is full the oldest event
 	// is dropped, with a warning.
@@ -55,18 +69,12 @@ type Notifier struct {
 	log     *slog.Logger
 	workers []*worker
 
-	mu     sync.Mutex
-	sent   map[dedupeKey]time.Time
+	mu     sync.Mutex // guards closed and each worker's window
 	closed bool
 
 	stop    context.Context // cancelled when Close gives up waiting
 	cancel  context.CancelFunc
 	stopped sync.WaitGroup
-}
-
-type dedupeKey struct {
-	kind                   Kind
-	stack, commit, subject string
 }
 
 // New starts one goroutine per sink. With no sinks, Notify does nothing.
@@ -92,10 +100,19 @@ func New(o Options) *Notifier {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	n := &Notifier{o: o, log: o.Logger, sent: map[dedupeKey]time.Time{}}
+	n := &Notifier{o: o, log: o.Logger}
 	n.stop, n.cancel = context.WithCancel(context.Background())
+	targets := o.Targets
 	for _, s := range o.Sinks {
-		w := &worker{n: n, sink: s, log: o.Logger.With("sink", s.Name()), wake: make(chan struct{}, 1)}
+		targets = append(targets, Target{Sink: s})
+	}
+	for _, t := range targets {
+		log := o.Logger.With("sink", t.Sink.Name())
+		if t.Name != "" {
+			log = o.Logger.With("sink", t.Name+" ("+t.Sink.Name()+")")
+		}
+		w := &worker{n: n, sink: t.Sink, route: t.Route, log: log, wake: make(chan struct{}, 1),
+			window: window{length: o.Window, seen: map[dedupeKey]*sighting{}}}
 		n.workers = append(n.workers, w)
 		n.stopped.Add(1)
 		go w.run()
@@ -103,46 +120,24 @@ func New(o Options) *Notifier {
 	return n
 }
 
-// Notify queues e for every sink and returns at once. An event equal in
-// kind, stack and commit to one queued within the window is dropped. A zero
-// Time is set to now.
+// Notify queues e for every sink whose route hears it and returns at
+// once. A sink drops e when it sent one of the same kind, stack and
+// subject within its window, and says how many it dropped in the next one
+// it sends. A zero Time is set to now.
 func (n *Notifier) Notify(e Event) {
 	if e.Time.IsZero() {
 		e.Time = n.o.Now()
 	}
-	switch first, closed := n.first(e); {
-	case closed:
-		n.log.Warn("notification dropped: the notifier is closed", "kind", e.Kind, "stack", e.Stack, "commit", gitsource.Short(e.Commit))
-		return
-	case !first:
-		n.log.Debug("notification suppressed: sent already", "kind", e.Kind, "stack", e.Stack, "commit", gitsource.Short(e.Commit))
-		return
-	}
-	for _, w := range n.workers {
-		w.push(e)
-	}
-}
-
-// first records e and says whether it is new within the window, unless
-// the notifier is closed.
-func (n *Notifier) first(e Event) (first, closed bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
-		return false, true
+		n.log.Warn("notification dropped: the notifier is closed", "kind", e.Kind, "stack", e.Stack, "commit", gitsource.Short(e.Commit))
+		return
 	}
 	now := n.o.Now()
-	for k, t := range n.sent {
-		if now.Sub(t) >= n.o.Window {
-			delete(n.sent, k)
-		}
+	for _, w := range n.workers {
+		w.offer(e, now)
 	}
-	k := dedupeKey{e.Kind, e.Stack, e.Commit, e.Subject}
-	if _, ok := n.sent[k]; ok {
-		return false, false
-	}
-	n.sent[k] = now
-	return true, false
 }
 
 // Close stops taking events and waits until every queued one is sent or
@@ -170,14 +165,44 @@ func (n *Notifier) Close(ctx context.Context) error {
 
 // worker owns one sink: its queue and its goroutine.
 type worker struct {
-	n    *Notifier
-	sink Sink
-	log  *slog.Logger
-	wake chan struct{}
+	n      *Notifier
+	sink   Sink
+	route  Route
+	window window // guarded by n.mu
+	log    *slog.Logger
+	wake   chan struct{}
 
 	mu      sync.Mutex
 	queue   []Event
 	closing bool
+}
+
+// offer queues e if the sink's route hears it and its window lets it
+// through. The caller holds n.mu.
+func (w *worker) offer(e Event, now time.Time) {
+	if !w.route.Hears(e) {
+		return
+	}
+	send, dropped, expired := w.window.admit(e, now)
+	for _, x := range expired {
+		w.log.Info("notification repeats not sent within the duplicate window", "kind", x.key.kind, "stack", x.key.stack,
+			"subject", shortSubject(x.key.subject), "repeats", x.dropped, "window", w.window.length)
+	}
+	if !send {
+		w.log.Debug("notification suppressed: sent already within the duplicate window", "kind", e.Kind, "stack", e.Stack,
+			"subject", shortSubject(keyOf(e).subject))
+		return
+	}
+	e.Suppressed = dropped
+	w.push(e)
+}
+
+// shortSubject shortens a commit hash used as the subject.
+func shortSubject(s string) string {
+	if len(s) == 40 || len(s) == 64 {
+		return gitsource.Short(s)
+	}
+	return s
 }
 
 func (w *worker) push(e Event) {

@@ -257,9 +257,9 @@ func (w *webhookSink) Send(ctx context.Context, e Event) error {
 	return s.Send(ctx, e)
 }
 
-// deliveryID is the same for the same event (its kind, stack, commit and
-// time), so retries carry one ID.
+// deliveryID is the same for the same event (its kind, stack, commit,
+// subject and time), so retries carry one ID.
 func deliveryID(e Event) string {
-	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%s\x00%d", e.Kind, e.Host, e.Stack, e.Commit, e.Time.UnixNano()))
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%s\x00%s\x00%d", e.Kind, e.Host, e.Stack, e.Commit, e.Subject, e.Time.UnixNano()))
 	return hex.EncodeToString(h[:16])
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/berth-gitops/berth/compose/load"
+	"github.com/berth-gitops/berth/compose/observe"
 	"github.com/berth-gitops/berth/gitsource"
 	"github.com/berth-gitops/berth/rollout"
 )
@@ -89,7 +90,7 @@ func Engine(err error) error {
 	if err == nil {
 		return nil
 	}
-	if unreachable(err) {
+	if observe.Unreachable(err) {
 		return Retrying("engine unreachable", err)
 	}
 	return Retrying("engine refused", err)
@@ -151,7 +152,9 @@ func passing(err error) (string, bool) {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		switch errno {
-		case syscall.EIO, syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.ENOMEM,
+		case syscall.ENOSPC, syscall.EDQUOT:
+			return "disk full", true
+		case syscall.EIO, syscall.EROFS, syscall.ENOMEM,
 			syscall.EMFILE, syscall.ENFILE, syscall.EAGAIN, syscall.EBUSY, syscall.EINTR:
 			return "disk or memory fault", true
 		case syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.ETIMEDOUT,
@@ -164,13 +167,4 @@ func passing(err error) (string, bool) {
 		return "network fault", true
 	}
 	return "", false
-}
-
-// unreachable reports whether berth could not talk to the engine at all.
-func unreachable(err error) bool {
-	if client.IsErrConnectionFailed(err) {
-		return true
-	}
-	var op *net.OpError
-	return errors.As(err, &op)
 }

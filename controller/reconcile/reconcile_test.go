@@ -107,7 +107,7 @@ func TestClassifyFaultsRetry(t *testing.T) {
 		{"engine refusing", "engine refused", reconcile.Engine(errors.New("Error response from daemon: conflict"))},
 		{"export", "export failed", reconcile.Retrying("export failed", errors.New("shop is not a folder; remove it"))},
 		{"Git read", "Git read failed", reconcile.Retrying("Git read failed", errors.New("object not found"))},
-		{"disk full under a load error", "disk or memory fault",
+		{"disk full under a load error", "disk full",
 			&load.LoadError{Dir: "shop", Err: &fs.PathError{Op: "write", Path: "render/x", Err: syscall.ENOSPC}}},
 		{"I/O under an input mark", "disk or memory fault",
 			reconcile.Stalling(&fs.PathError{Op: "read", Path: "compose.yaml", Err: syscall.EIO})},

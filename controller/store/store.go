@@ -131,9 +131,13 @@ func OpenReadOnly(path string) (*Store, error) {
 }
 
 func open(path string, readOnly bool) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, ReadOnly: readOnly})
+	db, err := openChecked(path, &bolt.Options{Timeout: lockTimeout, ReadOnly: readOnly})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("data dir %s is locked by another berth (is berth run already running?)", filepath.Dir(path))
+	}
+	var damaged *DamagedError
+	if errors.As(err, &damaged) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", path, err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -234,4 +235,126 @@ func BenchmarkPutState(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestDamaged: a state file cut short, emptied or overwritten is refused
+// with an error naming the file and the way to recover, never a panic and
+// never a silent fresh start.
+func TestDamaged(t *testing.T) {
+	damage := map[string]func(t *testing.T, path string){
+		"empty":         func(t *testing.T, path string) { truncate(t, path, 0) },
+		"cut in a page": func(t *testing.T, path string) { truncate(t, path, 100) },
+		"cut short":     func(t *testing.T, path string) { truncate(t, path, 9000) },
+		"cut at a page": func(t *testing.T, path string) { truncate(t, path, 4*4096) },
+		"overwritten": func(t *testing.T, path string) {
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			junk := make([]byte, fi.Size()-8192)
+			for i := range junk {
+				junk[i] = byte(i * 7)
+			}
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt(junk, 8192); err != nil { // every page after the two metas
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, f := range damage {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "berth.db")
+			s, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 30 {
+				stack := fmt.Sprintf("stack-%d", i)
+				if err := s.PutState(StackState{Stack: stack, State: "in sync", Applied: "a1"}); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.AddDeploy(&Deploy{Stack: stack, Commit: "a1", Outcome: "succeeded"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.Close()
+			f(t, path)
+			// A copy for berth status: bbolt may panic with the file
+			// locked, and the lock stays until the process ends.
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			roPath := filepath.Join(t.TempDir(), "berth.db")
+			if err := os.WriteFile(roPath, raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for p, open := range map[string]func(string) (*Store, error){path: Open, roPath: OpenReadOnly} {
+				s, err := open(p)
+				if err == nil {
+					s.Close()
+					t.Fatal("a damaged state file opened")
+				}
+				var d *DamagedError
+				if !errors.As(err, &d) || d.Path != p || !strings.Contains(err.Error(), "mv "+p+" "+p+".damaged") {
+					t.Fatalf("error %q, want a DamagedError naming %s and how to move it aside", err, p)
+				}
+			}
+			// The documented recovery: the file moved aside, berth starts.
+			if err := os.Rename(path, path+".damaged"); err != nil {
+				t.Fatal(err)
+			}
+			s, err = Open(path)
+			if err != nil {
+				t.Fatalf("open after moving the damaged file aside: %v", err)
+			}
+			s.Close()
+		})
+	}
+}
+
+func truncate(t *testing.T, path string, size int64) {
+	t.Helper()
+	if err := os.Truncate(path, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkOpenFull is the start of berth on a full state file: 50 stacks
+// with MaxHistory deploys each, every page walked once by the damage check.
+func BenchmarkOpenFull(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "berth.db")
+	s, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 50 {
+		stack := fmt.Sprintf("stack-%02d", i)
+		if err := s.PutState(StackState{Stack: stack, State: "in sync", Applied: strings.Repeat("a", 40)}); err != nil {
+			b.Fatal(err)
+		}
+		for range MaxHistory {
+			d := &Deploy{Stack: stack, Commit: strings.Repeat("b", 40), Outcome: "succeeded", Operations: []string{"recreate web: image changed"}}
+			if err := s.AddDeploy(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	s.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		s, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+	b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
 }

@@ -1,4 +1,4 @@
-package load
+package envtmpl
 
 import (
 	"strings"
@@ -20,7 +20,7 @@ func FuzzEnvTemplate(f *testing.F) {
 	}
 	lookup := func(name string) (string, error) {
 		if name == "missing" {
-			return "", &secretError{msg: "secret missing is not set"}
+			return "", &SecretError{Msg: "secret missing is not set"}
 		}
 		return fuzzSecret, nil
 	}
@@ -28,7 +28,7 @@ func FuzzEnvTemplate(f *testing.F) {
 		if strings.Contains(text, "fz-s3cr") {
 			return // the template holds the value itself
 		}
-		_, err := renderEnvTemplate("app.env.tmpl", text, lookup)
+		_, err := Render("app.env.tmpl", text, lookup)
 		if err != nil && strings.Contains(err.Error(), "fz-s3cr") {
 			t.Fatalf("the error shows the secret: %v", err)
 		}

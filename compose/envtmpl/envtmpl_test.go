@@ -1,4 +1,4 @@
-package load
+package envtmpl
 
 import (
 	"errors"
@@ -25,7 +25,7 @@ func lookupIn(m map[string]string) func(string) (string, error) {
 	return func(name string) (string, error) {
 		v, ok := m[name]
 		if !ok {
-			return "", &secretError{"secret " + name + " is not there"}
+			return "", &SecretError{Msg: "secret " + name + " is not there"}
 		}
 		return v, nil
 	}
@@ -56,13 +56,13 @@ func TestEnvTemplateKeepsEverySecretIntact(t *testing.T) {
 			{`V='lit $OTHER \' {{ secret "%s" }}'`, `lit $OTHER ' `, ""},
 		} {
 			text := "# a comment\nFIRST=1\n" + strings.ReplaceAll(form.line, "%s", name) + "\nLAST=2\n"
-			res, err := renderEnvTemplate("app.env.tmpl", text, lookupIn(nastySecrets))
+			res, err := Render("app.env.tmpl", text, lookupIn(nastySecrets))
 			if err != nil {
 				t.Fatalf("%s in %s: %v", name, form.line, err)
 			}
-			got := parseRendered(t, res.text, map[string]string{"OTHER": "other"})
+			got := parseRendered(t, res.Text, map[string]string{"OTHER": "other"})
 			if want := form.prefix + secret + form.suffix; got["V"] != want {
-				t.Errorf("%s in %s: V = %q, want %q\nrendered:\n%s", name, form.line, got["V"], want, res.text)
+				t.Errorf("%s in %s: V = %q, want %q\nrendered:\n%s", name, form.line, got["V"], want, res.Text)
 			}
 			if got["FIRST"] != "1" || got["LAST"] != "2" {
 				t.Errorf("%s in %s: neighbours changed: %q", name, form.line, got)
@@ -73,13 +73,13 @@ func TestEnvTemplateKeepsEverySecretIntact(t *testing.T) {
 
 func TestEnvTemplateLeavesOtherLinesAlone(t *testing.T) {
 	text := "# header\nA=plain # comment\nB=\"quoted ${X}\"\nC='multi\nline'\nINHERITED\nD={{ secret \"s\" }}\n"
-	res, err := renderEnvTemplate("t", text, lookupIn(map[string]string{"s": "v"}))
+	res, err := Render("t", text, lookupIn(map[string]string{"s": "v"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := "# header\nA=plain # comment\nB=\"quoted ${X}\"\nC='multi\nline'\nINHERITED\nD=\"v\"\n"
-	if res.text != want {
-		t.Errorf("rendered\n%s\nwant\n%s", res.text, want)
+	if res.Text != want {
+		t.Errorf("rendered\n%s\nwant\n%s", res.Text, want)
 	}
 }
 
@@ -95,7 +95,7 @@ func TestEnvTemplateErrors(t *testing.T) {
 		{"A={{ printf \"%.8s\" (secret \"s\") }}\n", "is not written as it is"},
 		{"A={{ readFile \"/etc/passwd\" }}\n", `function "readFile" not defined`},
 	} {
-		_, err := renderEnvTemplate("app.env.tmpl", tc.text, lookupIn(secrets))
+		_, err := Render("app.env.tmpl", tc.text, lookupIn(secrets))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.text, err, tc.want)
 			continue
@@ -104,18 +104,18 @@ func TestEnvTemplateErrors(t *testing.T) {
 			t.Errorf("%q: the error shows the secret: %v", tc.text, err)
 		}
 	}
-	_, err := renderEnvTemplate("app.env.tmpl", "A={{ secret \"missing\" }}\n", lookupIn(secrets))
-	var se *secretError
+	_, err := Render("app.env.tmpl", "A={{ secret \"missing\" }}\n", lookupIn(secrets))
+	var se *SecretError
 	if !errors.As(err, &se) {
-		t.Errorf("a missing secret is not a secretError: %T", err)
+		t.Errorf("a missing secret is not a SecretError: %T", err)
 	}
 }
 
 func TestEnvTemplateSeesNoData(t *testing.T) {
 	for _, text := range []string{"A={{ .HOME }}\n", "A={{ .Env.HOME }}\n"} {
-		res, err := renderEnvTemplate("t", text, lookupIn(nil))
-		if err == nil && strings.Contains(res.text, "/") {
-			t.Errorf("%q rendered %q", text, res.text)
+		res, err := Render("t", text, lookupIn(nil))
+		if err == nil && strings.Contains(res.Text, "/") {
+			t.Errorf("%q rendered %q", text, res.Text)
 		}
 	}
 }

@@ -1,4 +1,7 @@
-package load
+// Package envtmpl renders env templates: env files run through text/template
+// with one function, secret, whose values reach the container byte for byte
+// and never an error message.
+package envtmpl
 
 import (
 	"crypto/rand"
@@ -25,14 +28,14 @@ import (
 // (the literal text around it keeps its meaning, ${VAR} included). The
 // placeholder, not the secret, is what every parse error can show.
 
-// renderedEnv is the result of rendering an env template.
-type renderedEnv struct {
-	text string
+// Rendered is the result of rendering an env template.
+type Rendered struct {
+	Text string
 }
 
-// renderEnvTemplate executes the template text named name (for errors)
+// Render executes the template text named name (for errors)
 // and returns dotenv text. lookup returns a secret's value.
-func renderEnvTemplate(name, text string, lookup func(string) (string, error)) (*renderedEnv, error) {
+func Render(name, text string, lookup func(string) (string, error)) (*Rendered, error) {
 	token := make([]byte, 12)
 	if _, err := rand.Read(token); err != nil {
 		return nil, err
@@ -71,7 +74,7 @@ func renderEnvTemplate(name, text string, lookup func(string) (string, error)) (
 	if err != nil {
 		return nil, fmt.Errorf("env template %s: %w", name, err)
 	}
-	if strings.Contains(res.text, prefix) {
+	if strings.Contains(res.Text, prefix) {
 		return nil, fmt.Errorf("env template %s: a secret was changed by a template function; write {{ secret \"NAME\" }} as it is", name)
 	}
 	return res, nil
@@ -80,10 +83,10 @@ func renderEnvTemplate(name, text string, lookup func(string) (string, error)) (
 // templateLine finds "NAME:LINE:" in text/template's messages.
 var templateLine = regexp.MustCompile(`^template: [^:]*:(\d+):(?:\d+:)? ?`)
 
-// secretError is a secret that cannot be had; its message names it.
-type secretError struct{ msg string }
+// SecretError is a secret that cannot be had; its message names it.
+type SecretError struct{ Msg string }
 
-func (e *secretError) Error() string { return e.msg }
+func (e *SecretError) Error() string { return e.Msg }
 
 // templateError says "env template app.env.tmpl, line 3: ..." and keeps only
 // the cause of an execution error (text/template's own message repeats the
@@ -93,7 +96,7 @@ func templateError(name string, err error) error {
 	if m := templateLine.FindStringSubmatch(err.Error()); m != nil {
 		line = ", line " + m[1]
 	}
-	var se *secretError
+	var se *SecretError
 	if errors.As(err, &se) {
 		return fmt.Errorf("env template %s%s: %w", name, line, se)
 	}
@@ -114,7 +117,7 @@ type envRewriter struct {
 
 var exportPrefix = regexp.MustCompile(`^export\s+`)
 
-func (r *envRewriter) rewrite() (*renderedEnv, error) {
+func (r *envRewriter) rewrite() (*Rendered, error) {
 	r.line = 1
 	s := r.src
 	for {
@@ -140,7 +143,7 @@ func (r *envRewriter) rewrite() (*renderedEnv, error) {
 			return nil, err
 		}
 	}
-	return &renderedEnv{text: r.out.String()}, nil
+	return &Rendered{Text: r.out.String()}, nil
 }
 
 // statement copies or rewrites one KEY=VALUE (or KEY: VALUE, or a bare KEY)
