@@ -177,7 +177,7 @@ func (c *Controller) Trigger() {
 // finished, not cut off, so no stack is left half-applied.
 func (c *Controller) Run(ctx context.Context) error {
 	c.log.Info("controller started", "repo", c.o.URL, "ref", c.o.Ref, "path", c.o.Path, "host", c.o.Host, "env", c.o.Env, "stacks", len(c.stacks))
-	defer c.watch(ctx)()
+	defer c.startBeside(ctx)()
 	var triggered time.Time
 	for {
 		wait := c.cycle(ctx)

@@ -238,9 +238,9 @@ func (c *Controller) allStacks() []*stack {
 	return out
 }
 
-// watch starts what runs beside the loop (the journeys and the host
+// startBeside starts what runs beside the loop (the journeys and the host
 // pressure) and returns the function that stops them and waits.
-func (c *Controller) watch(ctx context.Context) func() {
+func (c *Controller) startBeside(ctx context.Context) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
