@@ -40,7 +40,19 @@ type Settings struct {
 	Verify []Probe
 	// Bake is how long the stack is watched after verification.
 	Bake time.Duration
+	// Watch, when set, runs the Verify probes again this often between
+	// deploys (at least MinWatch); WatchFailures is the number of
+	// consecutive misses before a journey counts as failing (default 3).
+	Watch         time.Duration
+	WatchFailures int
 }
+
+// MinWatch is the shortest x-berth watch: probes every few seconds would
+// load the stack more than they tell.
+const MinWatch = 10 * time.Second
+
+// DefaultWatchFailures is x-berth watch_failures when it is not set.
+const DefaultWatchFailures = 3
 
 // ServiceSettings are a service's x-berth fields: how it rolls.
 type ServiceSettings struct {
@@ -134,7 +146,7 @@ func IsMigration(s types.ServiceConfig) bool {
 // services.
 func ReadStackSettings(p *types.Project) (Settings, error) {
 	d := decoder{where: "x-berth", services: p.Services, full: true}
-	var set Settings
+	set := Settings{WatchFailures: DefaultWatchFailures}
 	d.stack(&set, p.Extensions["x-berth"])
 	return set, d.err()
 }

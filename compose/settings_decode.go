@@ -84,8 +84,18 @@ func (d *decoder) stack(set *Settings, raw any) {
 			if d.full {
 				set.Verify = d.probes(key, v)
 			}
+		case "watch":
+			if d.full {
+				set.Watch = d.watch(key, v)
+			}
+		case "watch_failures":
+			if d.full {
+				if set.WatchFailures = d.integer(key, v); set.WatchFailures < 1 {
+					d.fail(key, "%d: want 1 or more", set.WatchFailures)
+				}
+			}
 		default:
-			d.fail(key, "unknown key (known: hosts, prune_volumes, verify, bake)")
+			d.fail(key, "unknown key (known: hosts, prune_volumes, verify, bake, watch, watch_failures)")
 		}
 	}
 }
@@ -112,6 +122,15 @@ func (d *decoder) hosts(key string, v any) []string {
 		out = append(out, h)
 	}
 	return out
+}
+
+// watch reads x-berth watch: a duration of at least MinWatch.
+func (d *decoder) watch(key string, v any) time.Duration {
+	w := d.duration(key, v, false)
+	if w > 0 && w < MinWatch {
+		d.fail(key, "%s: want %s or more", w, MinWatch)
+	}
+	return w
 }
 
 func (d *decoder) probes(key string, v any) []Probe {

@@ -135,3 +135,32 @@ func mustLoadSpecProject(t *testing.T, body string, _ map[string]string) *types.
 	}
 	return p
 }
+
+// TestReadStackSettingsWatch: x-berth watch schedules the verify probes
+// between deploys; a value that is not a duration, or shorter than the
+// least, is refused naming the key, never accepted as "off".
+func TestReadStackSettingsWatch(t *testing.T) {
+	const head = "services:\n  web: {image: app:1}\nx-berth:\n"
+	p := mustLoadSpecProject(t, head+"  watch: 5m\n  watch_failures: 2\n", nil)
+	set, err := compose.ReadStackSettings(p)
+	if err != nil || set.Watch != 5*time.Minute || set.WatchFailures != 2 {
+		t.Errorf("watch settings = %v, %d, %v", set.Watch, set.WatchFailures, err)
+	}
+	p = mustLoadSpecProject(t, head+"  bake: 1s\n", nil)
+	if set, err := compose.ReadStackSettings(p); err != nil || set.Watch != 0 || set.WatchFailures != compose.DefaultWatchFailures {
+		t.Errorf("defaults = %v, %d, %v", set.Watch, set.WatchFailures, err)
+	}
+	for body, want := range map[string]string{
+		"  watch: often\n":      `x-berth.watch: "often" is not a duration`,
+		"  watch: 5s\n":         "x-berth.watch: 5s: want 10s or more",
+		"  watch: 0s\n":         "x-berth.watch: 0s: want more than 0",
+		"  watch_failures: 0\n": "x-berth.watch_failures: 0: want 1 or more",
+		"  watch_failures: x\n": "x-berth.watch_failures: want a whole number",
+		"  watches: 5m\n":       "x-berth.watches: unknown key",
+	} {
+		_, err := compose.ReadStackSettings(mustLoadSpecProject(t, head+body, nil))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v\nwant an error containing %s", body, err, want)
+		}
+	}
+}

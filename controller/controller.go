@@ -104,17 +104,21 @@ type Options struct {
 	// which no stack may mount.
 	Policy        policy.Settings
 	PolicyRefused []string
+	// Pressure is the host pressure watch; off when Pressure.Every is 0.
+	Pressure PressureOptions
 }
 
 // Controller is the loop. Create it with New, then call Run.
 type Controller struct {
-	o       Options
-	log     *slog.Logger
-	trigger chan struct{}
-	metrics *metrics
-	rec     recorder         // where stacks write; the store when nil
-	trusted gitsource.Commit // the last head that passed verification
-	secrets string           // the host secrets' signature this cycle
+	o        Options
+	log      *slog.Logger
+	trigger  chan struct{}
+	metrics  *metrics
+	rec      recorder         // where stacks write; the store when nil
+	trusted  gitsource.Commit // the last head that passed verification
+	secrets  string           // the host secrets' signature this cycle
+	pressure *pressureWatch   // nil when off
+	journeys *journeys
 
 	mu       sync.Mutex
 	source   SourceStatus
@@ -143,6 +147,10 @@ func New(o Options) (*Controller, error) {
 	}
 	c := &Controller{o: o, log: o.Logger, trigger: make(chan struct{}, 1), stacks: map[string]*stack{}, metrics: newMetrics(),
 		source: SourceStatus{URL: o.URL, Ref: o.Ref}}
+	c.journeys = newJourneys(c)
+	if o.Pressure.Every > 0 {
+		c.pressure = newPressureWatch(c)
+	}
 	states, err := o.Store.States()
 	if err != nil {
 		return nil, err
@@ -169,6 +177,7 @@ func (c *Controller) Trigger() {
 // finished, not cut off, so no stack is left half-applied.
 func (c *Controller) Run(ctx context.Context) error {
 	c.log.Info("controller started", "repo", c.o.URL, "ref", c.o.Ref, "path", c.o.Path, "host", c.o.Host, "env", c.o.Env, "stacks", len(c.stacks))
+	defer c.startBeside(ctx)()
 	var triggered time.Time
 	for {
 		wait := c.cycle(ctx)
@@ -351,6 +360,7 @@ func (c *Controller) reconcileAll(ctx context.Context, head gitsource.Commit) {
 			return
 		}
 		s := c.stackFor(name)
+		release := c.journeys.hold(name)
 		c.setRunning(name)
 		st := s.state()
 		switch {
@@ -363,6 +373,7 @@ func (c *Controller) reconcileAll(ctx context.Context, head gitsource.Commit) {
 			s.remove(ctx, head)
 		}
 		c.setRunning("")
+		release()
 	}
 }
 

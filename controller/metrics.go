@@ -22,6 +22,8 @@ type metrics struct {
 	fetchFailures int64
 	lastFetchOK   time.Time
 	cycleSeconds  float64
+	pressure      map[[2]string]float64 // resource, path → ratio
+	journeys      map[[2]string]bool    // stack, probe → up
 }
 
 func newMetrics() *metrics {
@@ -101,6 +103,7 @@ func (m *metrics) write(w io.Writer, stacks []StackStatus) {
 	fmt.Fprintf(w, "berth_last_fetch_success_timestamp_seconds %g\n", last)
 	help("berth_cycle_seconds", "gauge", "How long the last cycle (fetch and reconcile of every stack) took.")
 	fmt.Fprintf(w, "berth_cycle_seconds %g\n", m.cycleSeconds)
+	m.writeWatch(w)
 	help("go_goroutines", "gauge", "Number of goroutines that currently exist.")
 	fmt.Fprintf(w, "go_goroutines %d\n", runtime.NumGoroutine())
 }

@@ -21,6 +21,10 @@ type Status struct {
 	Source  *SourceStatus `json:"source,omitempty"`
 	// Listener is the TCP listener's state (webhooks, health, metrics).
 	Listener *ListenerStatus `json:"listener,omitempty"`
+	// Pressure is the host pressure watch's last readings, when it is on.
+	Pressure *PressureStatus `json:"pressure,omitempty"`
+	// Journeys are the stacks' scheduled verify probes (x-berth watch).
+	Journeys []JourneyStatus `json:"journeys,omitempty"`
 	Stacks   []StackStatus   `json:"stacks"`
 }
 
@@ -83,6 +87,10 @@ func (c *Controller) Status() Status {
 		}
 	}
 	sortStacks(out.Stacks)
+	if c.pressure != nil {
+		out.Pressure = c.pressure.snapshot()
+	}
+	out.Journeys = c.journeys.snapshot()
 	return out
 }
 

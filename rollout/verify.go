@@ -49,6 +49,13 @@ func verify(ctx context.Context, e Engine, p *types.Project, probes []compose.Pr
 	return nil
 }
 
+// Probe runs one verification probe of a stack with its timeout and
+// retries: the scheduled journeys of a controller run the same probes as
+// a deploy's verification.
+func Probe(ctx context.Context, e Engine, p *types.Project, pr compose.Probe) *Failure {
+	return runProbe(ctx, e, p, pr)
+}
+
 // probeService is the service an exec probe runs in; "" for HTTP.
 func probeService(p compose.Probe) string {
 	if p.Exec != nil {

@@ -114,6 +114,9 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		LoadTimeout:  cfg.LoadTimeout.Duration,
 		// berth's own folders and files: no stack may mount them.
 		PolicyRefused: cfg.OwnPaths(),
+		Pressure: controller.PressureOptions{Every: cfg.Pressure.Interval.Duration, DataDir: cfg.DataDir,
+			Warning: float64(cfg.Pressure.Warning) / 100, Critical: float64(cfg.Pressure.Critical) / 100,
+			StateFile: filepath.Join(cfg.DataDir, "pressure.json")},
 	})
 	if err != nil {
 		return &exitError{code: 2, err: err}

@@ -195,6 +195,7 @@ func printStatus(w io.Writer, st controller.Status) {
 			fmt.Fprintf(w, "listen:     %s NOT LISTENING (binding again with backoff for %s): %s\n\n", l.Addr, ago(l.Since), l.Error)
 		}
 	}
+	printWatch(w, st)
 	if len(st.Stacks) == 0 {
 		fmt.Fprintln(w, "no stacks deployed yet")
 		return

@@ -24,3 +24,24 @@ func TestNoteSaysRetryFromStall(t *testing.T) {
 		t.Fatalf("stalled note %q", got)
 	}
 }
+
+// TestPrintWatch: the status shows each pressure reading, what berth
+// cannot see, and a failing journey.
+func TestPrintWatch(t *testing.T) {
+	st := controller.Status{Running: true, Stacks: []controller.StackStatus{},
+		Pressure: &controller.PressureStatus{Checks: 3, Readings: []controller.PressureReading{
+			{Resource: controller.ResourceDisk, Path: "/var/lib/docker", Ratio: 0.961, Level: "critical"},
+			{Resource: controller.ResourceDisk, Path: "/var/lib/berth", Error: "not visible to berth"},
+			{Resource: controller.ResourceMemory, Ratio: 0.4, Level: "ok"},
+			{Resource: controller.ResourceLoad, Ratio: 0.25},
+		}},
+		Journeys: []controller.JourneyStatus{{Stack: "shop", Every: 5 * time.Minute, Runs: 4, Misses: 3, Failing: true}}}
+	var b strings.Builder
+	printStatus(&b, st)
+	for _, want := range []string{"pressure:   disk /var/lib/docker 96.1% CRITICAL", "disk /var/lib/berth: not visible to berth",
+		"memory 40.0%", "load 0.25 per CPU", "journeys:   shop every 5m0s: FAILING (3 misses in a row)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -93,6 +93,8 @@ type Config struct {
 	// of SecretsDir that stacks may read: NAME for every stack, STACK/NAME
 	// for one. By default none: a stack reads its own in SecretsDir/<stack>/.
 	SharedSecrets []string `yaml:"shared_secrets"`
+	// Pressure is the host pressure watch.
+	Pressure Pressure `yaml:"pressure"`
 }
 
 // Control places the control socket and says which group may use it
@@ -195,6 +197,7 @@ func Default() Config {
 		Git:         Git{FetchTimeout: Duration{2 * time.Minute}},
 		LoadTimeout: Duration{30 * time.Second},
 		Notify:      Notify{Window: Duration{notify.DefaultWindow}},
+		Pressure:    DefaultPressure(),
 	}
 }
 

@@ -18,7 +18,8 @@ func TestDefault(t *testing.T) {
 	host, _ := os.Hostname()
 	want := Config{Branch: "main", Path: "stacks", Host: host, DataDir: "/var/lib/berth", SecretsDir: "/etc/berth/secrets", Listen: "127.0.0.1:9300",
 		Poll: "1m", Drift: "correct", Settle: Duration{10 * time.Second}, Git: Git{FetchTimeout: Duration{2 * time.Minute}}, LoadTimeout: Duration{30 * time.Second},
-		Notify: Notify{Window: Duration{10 * time.Minute}}}
+		Notify:   Notify{Window: Duration{10 * time.Minute}},
+		Pressure: Pressure{Interval: Duration{30 * time.Second}, Warning: 90, Critical: 95}}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", c, want)
 	}
@@ -73,6 +74,7 @@ git:
 		Drift: "warn", Shallow: true, Settle: Duration{2500 * time.Millisecond}, LoadTimeout: Duration{30 * time.Second}, Notify: Notify{Window: Duration{10 * time.Minute}},
 		Git: Git{Username: "deploy", SSHKeyFile: "/etc/berth/id_ed25519", KnownHostsFile: filepath.Join(dir, "known_hosts"),
 			VerifyCommits: true, TrustedKeysFile: filepath.Join(dir, "keys.asc"), FetchTimeout: Duration{2 * time.Minute}},
+		Pressure: Pressure{Interval: Duration{30 * time.Second}, Warning: 90, Critical: 95},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Load =\n%+v\nwant\n%+v", c, want)
@@ -152,6 +154,12 @@ func TestValidate(t *testing.T) {
 		{"drift", func(c *Config) { c.Drift = "fix" }, `drift: "fix" is not "correct" or "warn"`},
 		{"webhook bound negative", func(c *Config) { c.Webhooks.MaxConcurrent = -1 }, `webhooks.max_concurrent: -1 is negative`},
 		{"settle negative", func(c *Config) { c.Settle = Duration{-time.Second} }, `settle: "-1s" is negative`},
+		{"pressure warning 0", func(c *Config) { c.Pressure.Warning = 0 }, `pressure.warning: 0 is not a percentage from 1 to 100`},
+		{"pressure critical below warning", func(c *Config) { c.Pressure.Warning, c.Pressure.Critical = 80, 70 }, `pressure.critical: 70 is below pressure.warning (80)`},
+		{"pressure critical over 100", func(c *Config) { c.Pressure.Critical = 101 }, `pressure.critical: 101 is not a percentage`},
+		{"pressure interval negative", func(c *Config) { c.Pressure.Interval = Duration{-time.Second} }, `pressure.interval: "-1s": want 0 (off) or 1s or more`},
+		{"pressure interval too short", func(c *Config) { c.Pressure.Interval = Duration{time.Millisecond} }, `pressure.interval: "1ms": want 0 (off) or 1s or more`},
+		{"pressure off", func(c *Config) { c.Pressure.Interval = Duration{} }, ""},
 		{"load timeout zero", func(c *Config) { c.LoadTimeout = Duration{} }, `load_timeout: "0s" is not positive`},
 		{"shared secret pattern", func(c *Config) { c.SharedSecrets = []string{"smtp_*", "a/b/c"} }, `shared_secrets[1]: "a/b/c" is not a pattern of secret names`},
 		{"token file ok", func(c *Config) { c.Git.TokenFile = secret }, ""},

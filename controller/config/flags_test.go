@@ -109,7 +109,8 @@ func TestFlagsAndVariables(t *testing.T) {
 		"control-group", "control-socket", "data-dir", "drift", "env", "fetch-timeout", "generic-webhook-secret-file", "git-known-hosts-file", "git-password-file",
 		"git-ssh-key-file", "git-token-file", "git-username", "gitea-webhook-secret-file", "github-webhook-secret-file",
 		"gitlab-webhook-token-file", "host", "listen", "load-timeout", "notify-discord-url-file", "notify-slack-url-file",
-		"notify-teams-url-file", "notify-webhook-secret-file", "notify-webhook-url", "notify-window", "path", "policy-profile", "poll", "repo", "secrets-dir",
+		"notify-teams-url-file", "notify-webhook-secret-file", "notify-webhook-url", "notify-window", "path", "policy-profile", "poll",
+		"pressure-critical", "pressure-interval", "pressure-warning", "repo", "secrets-dir",
 		"settle", "shallow", "shared-secrets", "status-url", "tag", "trusted-keys-file", "verify-commits", "webhook-max-concurrent"}
 	if !reflect.DeepEqual(flags, wantFlags) {
 		t.Errorf("flags = %q\nwant %q", flags, wantFlags)
@@ -130,7 +131,7 @@ func TestFlagsAndVariables(t *testing.T) {
 		"BERTH_COMMIT_STATUS_URL", "BERTH_COMMIT_STATUS_OWNER", "BERTH_COMMIT_STATUS_REPO", "BERTH_STATUS_URL",
 		"BERTH_POLICY_PROFILE",
 		"BERTH_CONTROL_SOCKET", "BERTH_CONTROL_GROUP", "BERTH_ALLOWED_HOSTS",
-		"BERTH_SHARED_SECRETS"}
+		"BERTH_SHARED_SECRETS", "BERTH_PRESSURE_INTERVAL", "BERTH_PRESSURE_WARNING", "BERTH_PRESSURE_CRITICAL"}
 	if !reflect.DeepEqual(vars, wantVars) {
 		t.Errorf("variables = %q\nwant %q", vars, wantVars)
 	}

@@ -70,6 +70,9 @@ var settings = []setting{
 	{key: "control.group", flag: "control-group", usage: "group (name or gid) that may use the control socket besides root and berth's user", str: func(c *Config) *string { return &c.Control.Group }},
 	{key: "allowed_hosts", flag: "allowed-hosts", usage: "comma-separated host names the listen server answers to, besides localhost, 127.0.0.1, ::1 and the listen address's host", list: func(c *Config) *[]string { return &c.AllowedHosts }},
 	{key: "shared_secrets", flag: "shared-secrets", usage: `comma-separated patterns (path.Match) of the secrets at the top of the secrets dir that stacks may read: NAME for every stack, STACK/NAME for one; a stack reads its own in SECRETS_DIR/STACK/ (default: none)`, list: func(c *Config) *[]string { return &c.SharedSecrets }},
+	{key: "pressure.interval", flag: "pressure-interval", usage: "time between readings of the host's disk, inodes, memory and load; 0 turns them off (default 30s)", dur: func(c *Config) *Duration { return &c.Pressure.Interval }},
+	{key: "pressure.warning", flag: "pressure-warning", usage: "percentage of disk, inodes or memory in use that raises a warning (default 90)", num: func(c *Config) *int { return &c.Pressure.Warning }},
+	{key: "pressure.critical", flag: "pressure-critical", usage: "percentage of disk, inodes or memory in use that raises a critical alert (default 95)", num: func(c *Config) *int { return &c.Pressure.Critical }},
 }
 
 func (s setting) env() string {

@@ -79,6 +79,7 @@ func (c *Config) Validate() error {
 	if c.Settle.Duration < 0 {
 		add("settle: %q is negative", c.Settle.String())
 	}
+	errs = append(errs, c.Pressure.problems()...)
 	if c.LoadTimeout.Duration <= 0 {
 		add("load_timeout: %q is not positive", c.LoadTimeout.String())
 	}

@@ -88,7 +88,13 @@ func (e Event) Title() string {
 		Recovered:       "recovered",
 	}[e.Kind]
 	if what == "" {
+		what = watchTitles[e.Kind]
+	}
+	if what == "" {
 		what = string(e.Kind)
+	}
+	if e.Stack == "" { // about the host itself
+		return fmt.Sprintf("%s %s on %s", e.icon(), what, e.Host)
 	}
 	return fmt.Sprintf("%s %s %s on %s", e.icon(), e.Stack, what, e.Host)
 }
@@ -107,6 +113,9 @@ func (e Event) icon() string {
 		return "⏸️"
 	case Recovered:
 		return "💚"
+	}
+	if i := watchIcon(e.Kind); i != "" {
+		return i
 	}
 	return "ℹ️"
 }
