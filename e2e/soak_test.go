@@ -96,7 +96,8 @@ func runSoak(b *testing.B, soak time.Duration) []soakSample {
 		}
 		s.fds = float64(len(fds))
 		s.rssMB = procStatusMB(b, pid, "VmRSS:")
-		b.Logf("soak %6s goroutines %4.0f open files %4.0f rss %5.1f MB", at.Round(time.Second), s.goroutines, s.fds, s.rssMB)
+		// Every sample, on stderr: the benchmark's own log keeps only ten lines.
+		fmt.Fprintf(os.Stderr, "soak %6s goroutines %4.0f open files %4.0f rss %5.1f MB\n", at.Round(time.Second), s.goroutines, s.fds, s.rssMB)
 		return s
 	}
 	start := time.Now()
@@ -138,7 +139,7 @@ func runSoak(b *testing.B, soak time.Duration) []soakSample {
 		run.waitApplied(stacks[n].project, head, 2*time.Minute)
 	}
 	samples = append(samples, sample(time.Since(start)))
-	b.Logf("soak of %s: %d commits, %d containers removed, %d webhooks", soak, commits, drifts, hooks)
+	fmt.Fprintf(os.Stderr, "soak of %s: %d commits, %d containers removed, %d webhooks\n", soak, commits, drifts, hooks)
 	run.stop()
 	return samples
 }
