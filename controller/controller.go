@@ -25,6 +25,7 @@ import (
 	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/policy"
 	"github.com/berth-gitops/berth/controller/store"
+	"github.com/berth-gitops/berth/controller/watch"
 	"github.com/berth-gitops/berth/gitsource"
 	"github.com/berth-gitops/berth/rollout"
 )
@@ -96,17 +97,22 @@ type Options struct {
 	// which no stack may mount.
 	Policy        policy.Settings
 	PolicyRefused []string
+	// Events is the engine whose events are followed for restart loops,
+	// OOM kills and unhealthy containers; nil watches nothing.
+	Events watch.Engine
 }
 
 // Controller is the loop. Create it with New, then call Run.
 type Controller struct {
-	o       Options
-	log     *slog.Logger
-	trigger chan struct{}
-	metrics *metrics
-	rec     recorder         // where stacks write; the store when nil
-	trusted gitsource.Commit // the last head that passed verification
-	secrets string           // the host secrets' signature this cycle
+	o        Options
+	log      *slog.Logger
+	trigger  chan struct{}
+	metrics  *metrics
+	rec      recorder         // where stacks write; the store when nil
+	trusted  gitsource.Commit // the last head that passed verification
+	secrets  string           // the host secrets' signature this cycle
+	watch    *watch.Watcher   // nil without Options.Events
+	counters *watchCounters
 
 	mu       sync.Mutex
 	source   SourceStatus
@@ -135,6 +141,7 @@ func New(o Options) (*Controller, error) {
 	}
 	c := &Controller{o: o, log: o.Logger, trigger: make(chan struct{}, 1), stacks: map[string]*stack{}, metrics: newMetrics(),
 		source: SourceStatus{URL: o.URL, Ref: o.Ref}}
+	c.newWatch()
 	states, err := o.Store.States()
 	if err != nil {
 		return nil, err
@@ -161,6 +168,9 @@ func (c *Controller) Trigger() {
 // finished, not cut off, so no stack is left half-applied.
 func (c *Controller) Run(ctx context.Context) error {
 	c.log.Info("controller started", "repo", c.o.URL, "ref", c.o.Ref, "path", c.o.Path, "host", c.o.Host, "env", c.o.Env, "stacks", len(c.stacks))
+	ctx, stopWatch := context.WithCancel(ctx)
+	defer c.startWatch(ctx)()
+	defer stopWatch()
 	var triggered time.Time
 	for {
 		wait := c.cycle(ctx)

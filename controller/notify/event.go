@@ -31,6 +31,15 @@ const (
 	Recovered       Kind = "recovered"
 )
 
+// The kinds of incidents berth run sees in the engine's events while a
+// stack runs (see incident.go).
+const (
+	RestartLoop       Kind = "restart_loop"
+	OOMKilled         Kind = "oom_killed"
+	Unhealthy         Kind = "unhealthy"
+	IncidentRecovered Kind = "incident_recovered"
+)
+
 // Event is one thing that happened to a stack on a host. Its JSON is the
 // body of the generic webhook.
 type Event struct {
@@ -48,10 +57,14 @@ type Event struct {
 	Time   time.Time `json:"time"`
 	// URL links to a status page, when one is configured.
 	URL string `json:"url,omitempty"`
+	Incident
 }
 
 // Title is the event in a few words: "shop deployed on vps-1".
 func (e Event) Title() string {
+	if t, ok := e.incidentTitle(); ok {
+		return t
+	}
 	what := map[Kind]string{
 		DeployStarted:   "deploying",
 		DeploySucceeded: "deployed",

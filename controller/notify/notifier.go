@@ -67,6 +67,7 @@ type Notifier struct {
 type dedupeKey struct {
 	kind          Kind
 	stack, commit string
+	incident      string // an incident's ID: each incident is news
 }
 
 // New starts one goroutine per sink. With no sinks, Notify does nothing.
@@ -137,7 +138,7 @@ func (n *Notifier) first(e Event) (first, closed bool) {
 			delete(n.sent, k)
 		}
 	}
-	k := dedupeKey{e.Kind, e.Stack, e.Commit}
+	k := dedupeKey{e.Kind, e.Stack, e.Commit, e.Incident.ID}
 	if _, ok := n.sent[k]; ok {
 		return false, false
 	}
