@@ -27,6 +27,8 @@ const defaultPort = "8080"
 //	CRASH=true           exit 1 at once
 //	WRITE_FILE=/path     append a line with VERSION to this file at start
 //	STDOUT_LINES=N       print N log lines at start
+//	ALLOC_MB=N           after STDOUT_LINES, allocate N MiB, writing every page, and hold it
+//	                     (past a memory limit, the kernel's OOM killer ends the container)
 type config struct {
 	port           string
 	version        string
@@ -38,6 +40,7 @@ type config struct {
 	crash          bool
 	writeFile      string
 	stdoutLines    int
+	allocMB        int
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -69,6 +72,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	cfg.exitAfter = durVar("EXIT_AFTER")
 	cfg.exitCode = intVar("EXIT_CODE", 1)
 	cfg.stdoutLines = intVar("STDOUT_LINES", 0)
+	cfg.allocMB = intVar("ALLOC_MB", 0)
 	return cfg, errors.Join(errs...)
 }
 
@@ -102,7 +106,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	return listenAndServe(ctx, cfg, exit, stdout, stderr)
 }
 
-// startup does what happens before anything else: CRASH, STDOUT_LINES, WRITE_FILE.
+// startup does what happens before anything else: CRASH, STDOUT_LINES,
+// ALLOC_MB, WRITE_FILE.
 func startup(cfg config, stdout io.Writer) error {
 	if cfg.crash {
 		return errors.New("CRASH=true: exiting 1")
@@ -110,6 +115,7 @@ func startup(cfg config, stdout io.Writer) error {
 	for i := 1; i <= cfg.stdoutLines; i++ {
 		fmt.Fprintf(stdout, "log line %d of %d version=%s\n", i, cfg.stdoutLines, cfg.version)
 	}
+	held = allocate(cfg.allocMB)
 	if cfg.writeFile != "" {
 		return appendLine(cfg.writeFile, cfg.version)
 	}
@@ -189,4 +195,21 @@ func appendLine(path, line string) error {
 		return fmt.Errorf("WRITE_FILE: %w", err)
 	}
 	return nil
+}
+
+// held keeps ALLOC_MB's memory reachable for the process's life.
+var held [][]byte
+
+// allocate takes n MiB a MiB at a time, writing every page so the memory
+// is resident and counted against the container's limit.
+func allocate(n int) [][]byte {
+	var out [][]byte
+	for range n {
+		b := make([]byte, 1<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		out = append(out, b)
+	}
+	return out
 }
