@@ -29,6 +29,7 @@ const defaultPort = "8080"
 //	STDOUT_LINES=N       print N log lines at start
 //	ALLOC_MB=N           after STDOUT_LINES, allocate N MiB, writing every page, and hold it
 //	                     (past a memory limit, the kernel's OOM killer ends the container)
+//	ALLOC_AFTER=5s       allocate ALLOC_MB this long after start instead, while serving
 type config struct {
 	port           string
 	version        string
@@ -41,6 +42,7 @@ type config struct {
 	writeFile      string
 	stdoutLines    int
 	allocMB        int
+	allocAfter     time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -73,6 +75,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	cfg.exitCode = intVar("EXIT_CODE", 1)
 	cfg.stdoutLines = intVar("STDOUT_LINES", 0)
 	cfg.allocMB = intVar("ALLOC_MB", 0)
+	cfg.allocAfter = durVar("ALLOC_AFTER")
 	return cfg, errors.Join(errs...)
 }
 
@@ -115,7 +118,14 @@ func startup(cfg config, stdout io.Writer) error {
 	for i := 1; i <= cfg.stdoutLines; i++ {
 		fmt.Fprintf(stdout, "log line %d of %d version=%s\n", i, cfg.stdoutLines, cfg.version)
 	}
-	held = allocate(cfg.allocMB)
+	if cfg.allocAfter > 0 {
+		go func() {
+			time.Sleep(cfg.allocAfter)
+			held = allocate(cfg.allocMB)
+		}()
+	} else {
+		held = allocate(cfg.allocMB)
+	}
 	if cfg.writeFile != "" {
 		return appendLine(cfg.writeFile, cfg.version)
 	}
