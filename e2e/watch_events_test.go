@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-gitops/berth/controller"
 	"github.com/berth-gitops/berth/controller/notify"
+	"github.com/berth-gitops/berth/e2e/testenv"
 )
 
 // alertSink is a generic notification webhook receiver: it keeps every
@@ -135,8 +136,11 @@ func kinds(es []notify.Event) string {
 	return strings.Join(k, " ")
 }
 
-// killAndWaitRestart kills a container of a restart: always service and
-// waits until the engine has started it again.
+// killAndWaitRestart crashes a container of a restart: always service
+// (docker kill --signal USR1: the test image exits with EXIT_CODE) and
+// waits until the engine's restart policy has started it again. A kill
+// with SIGKILL or the stop signal would not do: the engine takes it as a
+// stop and does not restart the container.
 func killAndWaitRestart(t testing.TB, cli *client.Client, name string) {
 	t.Helper()
 	ctx := context.Background()
@@ -144,7 +148,7 @@ func killAndWaitRestart(t testing.TB, cli *client.Client, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cli.ContainerKill(ctx, name, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+	if _, err := cli.ContainerKill(ctx, name, client.ContainerKillOptions{Signal: "USR1"}); err != nil {
 		t.Fatal(err)
 	}
 	waitRestarted(t, cli, name, before.Container.State.StartedAt)
@@ -163,20 +167,25 @@ func waitRestarted(t testing.TB, cli *client.Client, name, startedBefore string)
 	t.Fatalf("%s did not start again after it was killed", name)
 }
 
+// watchImage is the test program under a tag of these scenarios alone:
+// they need its crash on SIGUSR1 and ALLOC_MB.
+const watchImage = "berthtest/watch:1.0"
+
 const loopCompose = `services:
   loop:
-    image: berthtest/app:1.0
+    image: berthtest/watch:1.0
     restart: always
     environment:
       VERSION: "@VERSION@"
       STDOUT_LINES: "4"
+      EXIT_CODE: "3"
     x-berth:
       restart_alert: {count: 3, window: 8s}
 `
 
 const oomCompose = `services:
   hog:
-    image: berthtest/app:1.0
+    image: berthtest/watch:1.0
     restart: "no"
     mem_limit: 48m
     environment:
@@ -187,7 +196,7 @@ const oomCompose = `services:
 
 const sickCompose = `services:
   sick:
-    image: berthtest/app:1.0
+    image: berthtest/watch:1.0
     environment:
       UNHEALTHY_AFTER: 6s
     healthcheck:
@@ -203,6 +212,7 @@ const sickCompose = `services:
 // healthcheck raise theirs; a rollout replacing containers raises none.
 func TestWatchEvents(t *testing.T) {
 	in := newInfra(t)
+	testenv.BuildImages(t, in.cli, watchImage)
 	loop, hog, sick := in.project("loop"), in.project("oom"), in.project("sick")
 	in.write("loop", "compose.yaml", strings.ReplaceAll(loopCompose, "@VERSION@", "one"))
 	in.write("oom", "compose.yaml", oomCompose)
@@ -218,8 +228,8 @@ func TestWatchEvents(t *testing.T) {
 		killAndWaitRestart(t, in.cli, name)
 	}
 	e, _ := sink.wait("loop", notify.RestartLoop, 30*time.Second)
-	if e.Stack != loop.project || e.Container != name || e.ExitCode == nil || *e.ExitCode != 137 || e.Count != 3 || e.Window != "8s" {
-		t.Errorf("restart_loop alert = %+v, want stack %s, container %s, exit 137, 3 restarts in 8s", e, loop.project, name)
+	if e.Stack != loop.project || e.Container != name || e.ExitCode == nil || *e.ExitCode != 3 || e.Count != 3 || e.Window != "8s" {
+		t.Errorf("restart_loop alert = %+v, want stack %s, container %s, exit 3, 3 restarts in 8s", e, loop.project, name)
 	}
 	if e.LogLines == nil || *e.LogLines < 4 {
 		t.Errorf("restart_loop alert counts %v log lines, want the 4 the app printed and more", e.LogLines)
@@ -357,6 +367,7 @@ func (p *unixProxy) cut() {
 // the restart_loop alert once.
 func TestWatchEventsResume(t *testing.T) {
 	in := newInfra(t)
+	testenv.BuildImages(t, in.cli, watchImage)
 	loop := in.project("loop")
 	in.write("loop", "compose.yaml", strings.ReplaceAll(loopCompose, "@VERSION@", "one"))
 	first := in.commit("a stack to watch")

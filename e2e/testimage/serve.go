@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -23,7 +25,9 @@ const defaultPort = "8080"
 //	UNHEALTHY_AFTER=5s   /healthz turns 503 this long after the server starts listening
 //	START_DELAY=3s       listen only after this delay
 //	EXIT_AFTER=2s        exit this long after the process starts, without a graceful shutdown
-//	EXIT_CODE=1          the code for EXIT_AFTER (default 1: an app that stops by itself failed)
+//	EXIT_CODE=1          the code for EXIT_AFTER and SIGUSR1 (default 1: an app that stops by itself failed)
+//
+// SIGUSR1 makes the server exit at once with EXIT_CODE: a crash on demand.
 //	CRASH=true           exit 1 at once
 //	WRITE_FILE=/path     append a line with VERSION to this file at start
 //	STDOUT_LINES=N       print N log lines at start
@@ -98,6 +102,19 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		timer := time.AfterFunc(cfg.exitAfter, func() { exit <- cfg.exitCode })
 		defer timer.Stop()
 	}
+	// SIGUSR1 is a crash on demand: the engine's restart policy restarts
+	// it, where a kill with the stop signal or SIGKILL would end it.
+	crash := make(chan os.Signal, 1)
+	signal.Notify(crash, syscall.SIGUSR1)
+	defer signal.Stop(crash)
+	go func() {
+		<-crash
+		fmt.Fprintln(stderr, "SIGUSR1: crashing")
+		select {
+		case exit <- cfg.exitCode:
+		default:
+		}
+	}()
 	select {
 	case <-time.After(cfg.startDelay):
 	case <-ctx.Done():
