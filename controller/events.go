@@ -20,7 +20,7 @@ func (c *Controller) newWatch() {
 		return
 	}
 	c.watch = watch.New(watch.Options{Engine: c.o.Events, Logger: c.log, Notify: c.o.Notify, Metrics: c.counters,
-		Host: c.o.Host, URL: c.o.StatusURL})
+		Host: c.o.Host, URL: c.o.StatusURL, Owns: c.owns})
 }
 
 // startWatch runs the watcher until ctx ends; the returned func waits for
@@ -107,3 +107,20 @@ func projectOf(st store.StackState) string {
 
 // project is the stack's compose project.
 func (s *stack) project() string { return projectOf(s.state()) }
+
+// owns says whether a compose project is one of this controller's stacks
+// (deployed here and not removed).
+func (c *Controller) owns(project string) bool {
+	c.mu.Lock()
+	stacks := make([]*stack, 0, len(c.stacks))
+	for _, s := range c.stacks {
+		stacks = append(stacks, s)
+	}
+	c.mu.Unlock()
+	for _, s := range stacks {
+		if st := s.state(); st.State != "" && st.State != StateRemoved && projectOf(st) == project {
+			return true
+		}
+	}
+	return false
+}

@@ -542,6 +542,7 @@ func (s *stack) checkDrift(ctx context.Context, o *outcome) {
 			return
 		}
 		s.loaded = l
+		s.c.watchRules(l)
 	}
 	drift, err := observe.Drift(ctx, s.c.o.Engine, s.loaded.desired)
 	if err != nil {

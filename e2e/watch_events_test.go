@@ -139,8 +139,9 @@ func kinds(es []notify.Event) string {
 // killAndWaitRestart crashes a container of a restart: always service
 // (docker kill --signal USR1: the test image exits with EXIT_CODE) and
 // waits until the engine's restart policy has started it again. A kill
-// with SIGKILL or the stop signal would not do: the engine takes it as a
-// stop and does not restart the container.
+// with SIGKILL or the stop signal would not do, nor any signal to a
+// container without a stop_signal: the engine takes it as a stop and does
+// not restart the container.
 func killAndWaitRestart(t testing.TB, cli *client.Client, name string) {
 	t.Helper()
 	ctx := context.Background()
@@ -175,6 +176,7 @@ const loopCompose = `services:
   loop:
     image: berthtest/watch:1.0
     restart: always
+    stop_signal: SIGTERM
     environment:
       VERSION: "@VERSION@"
       STDOUT_LINES: "4"

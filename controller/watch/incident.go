@@ -18,7 +18,6 @@ type container struct {
 	// died says it exited by itself (not stopped, not by berth): a start
 	// that follows is a restart.
 	died     bool
-	diedAt   time.Time
 	exit     *int
 	oomAt    time.Time // an OOM kill whose die has not come yet
 	oomAlert bool      // the OOM opened an incident: alert on the die
@@ -50,11 +49,11 @@ type incident struct {
 const lastExits = 5
 
 // pending is an alert to send, with the container whose log lines it
-// counts (between since and until) when logs is set.
+// counts (since its last run started) when logs is set.
 type pending struct {
-	event        notify.Event
-	logs         string
-	since, until time.Time
+	event notify.Event
+	logs  string
+	since time.Time
 }
 
 // handle records one event and sends the alerts it raises.
@@ -74,7 +73,7 @@ func (w *Watcher) record(m events.Message) []pending {
 	}
 	attrs := m.Actor.Attributes
 	k := serviceKey{attrs[compose.LabelProject], attrs[compose.LabelService]}
-	if k.stack == "" || k.service == "" || attrs[compose.LabelOneoff] == "True" {
+	if k.stack == "" || k.service == "" || attrs[compose.LabelOneoff] == "True" || !w.o.Owns(k.stack) {
 		return nil
 	}
 	at := time.Unix(0, m.TimeNano)
@@ -131,7 +130,7 @@ func (w *Watcher) service(k serviceKey) *service {
 func (w *Watcher) apply(s *service, k serviceKey, c *container, m events.Message, at time.Time) []pending {
 	switch m.Action {
 	case events.ActionDie:
-		c.died, c.diedAt, c.exit = true, at, exitCode(m.Actor.Attributes)
+		c.died, c.exit = true, exitCode(m.Actor.Attributes)
 		if c.exit != nil {
 			s.exits = append(s.exits, *c.exit)
 			if len(s.exits) > lastExits {
@@ -192,7 +191,7 @@ func (w *Watcher) restarted(s *service, k serviceKey, c *container, prev, at tim
 		"window", r.Window.String())
 	e := w.event(notify.RestartLoop, k, s.loop, at)
 	e.ExitCode, e.Window = c.exit, r.Window.String()
-	return []pending{{event: e, logs: c.name, since: prev, until: c.diedAt}}
+	return []pending{{event: e, logs: c.name, since: prev}}
 }
 
 // oomKilled counts an OOM kill; the alert waits for the container's die,
@@ -217,7 +216,7 @@ func (w *Watcher) oomAlert(s *service, k serviceKey, c *container, at time.Time)
 	w.log.Warn("container killed for lack of memory", "stack", k.stack, "service", k.service, "container", c.name)
 	e := w.event(notify.OOMKilled, k, s.oom, at)
 	e.ExitCode, e.Window = c.exit, w.rule(k).Window.String()
-	return pending{event: e, logs: c.name, since: c.started, until: at}
+	return pending{event: e, logs: c.name, since: c.started}
 }
 
 func (w *Watcher) unhealthy(s *service, k serviceKey, c *container, id string, at time.Time) []pending {
@@ -230,7 +229,7 @@ func (w *Watcher) unhealthy(s *service, k serviceKey, c *container, id string, a
 	}
 	s.sick = &incident{id: w.nextID(notify.Unhealthy, k, at), container: c.name, count: 1, last: at}
 	w.log.Warn("container unhealthy", "stack", k.stack, "service", k.service, "container", c.name)
-	return []pending{{event: w.event(notify.Unhealthy, k, s.sick, at), logs: c.name, since: c.started, until: at}}
+	return []pending{{event: w.event(notify.Unhealthy, k, s.sick, at), logs: c.name, since: c.started}}
 }
 
 // healthy ends the service's unhealthy incident once none of its
@@ -288,7 +287,7 @@ func (w *Watcher) event(kind notify.Kind, k serviceKey, inc *incident, at time.T
 // send counts the alert's log lines and hands it to the sinks.
 func (w *Watcher) send(ctx context.Context, p pending) {
 	if p.logs != "" {
-		p.event.LogLines = w.logLines(ctx, p.logs, p.since, p.until)
+		p.event.LogLines = w.logLines(ctx, p.logs, p.since)
 	}
 	w.o.Notify(p.event)
 }

@@ -14,18 +14,17 @@ import (
 // logTail bounds the log lines counted.
 const logTail = 1000
 
-// logLines counts a container's log lines between since and until (the
-// run that ended), at most logTail. Only the count leaves this function:
-// the lines may hold anything the app prints, secrets included.
-func (w *Watcher) logLines(ctx context.Context, name string, since, until time.Time) *int {
+// logLines counts a container's log lines since its run that ended
+// started (all of them when that start was not seen), at most logTail.
+// The lines the engine has not written yet when the alert is sent are not
+// counted; the next run's may be. Only the count leaves this function: the
+// lines may hold anything the app prints, secrets included.
+func (w *Watcher) logLines(ctx context.Context, name string, since time.Time) *int {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(logTail)}
 	if !since.IsZero() {
 		opts.Since = stamp(since)
-	}
-	if !until.IsZero() {
-		opts.Until = stamp(until.Add(time.Millisecond))
 	}
 	rc, err := w.o.Engine.ContainerLogs(ctx, name, opts)
 	if err != nil {

@@ -50,6 +50,10 @@ type Options struct {
 	Metrics Metrics
 	// Host names this host in the alerts; URL links to a status page.
 	Host, URL string
+	// Owns says whether a stack (a compose project) is one this berth
+	// runs: the engine may hold other berth-managed stacks (another data
+	// dir, a person's berth apply). Nil owns every stack.
+	Owns func(stack string) bool
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -89,6 +93,9 @@ func New(o Options) *Watcher {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Owns == nil {
+		o.Owns = func(string) bool { return true }
+	}
 	if o.Notify == nil {
 		o.Notify = func(notify.Event) {}
 	}
@@ -126,14 +133,12 @@ func (w *Watcher) Acting(stack string) (done func()) {
 	}
 }
 
-// actingSlack covers an event the engine stamps just after the call that
-// caused it returned.
-const actingSlack = 500 * time.Millisecond
-
-// ours says whether berth acted on stack at t. Called with mu held.
+// ours says whether berth acted on stack at t. The engine stamps an
+// event before the call that caused it returns, so the span's end needs
+// no slack. Called with mu held.
 func (w *Watcher) ours(stack string, t time.Time) bool {
 	for _, s := range w.acting[stack] {
-		if !t.Before(s.start) && (s.end.IsZero() || !t.After(s.end.Add(actingSlack))) {
+		if !t.Before(s.start) && (s.end.IsZero() || !t.After(s.end)) {
 			return true
 		}
 	}
