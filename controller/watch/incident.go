@@ -14,7 +14,10 @@ import (
 type container struct {
 	key     serviceKey
 	name    string
-	started time.Time // its last start seen
+	// lastDie and prevDie are its last two exits: a run's log lines are
+	// those after the exit before it (its start event comes after the
+	// process has begun to print).
+	lastDie, prevDie time.Time
 	// died says it exited by itself (not stopped, not by berth): a start
 	// that follows is a restart.
 	died     bool
@@ -49,7 +52,7 @@ type incident struct {
 const lastExits = 5
 
 // pending is an alert to send, with the container whose log lines it
-// counts (since its last run started) when logs is set.
+// counts (those after since, all when since is zero) when logs is set.
 type pending struct {
 	event notify.Event
 	logs  string
@@ -90,8 +93,8 @@ func (w *Watcher) record(m events.Message) []pending {
 	if w.ours(k.stack, at) {
 		// berth stops, replaces or starts it: no restart, no incident.
 		c.died, c.oomAt = false, time.Time{}
-		if m.Action == events.ActionStart {
-			c.started = at
+		if m.Action == events.ActionDie {
+			c.prevDie, c.lastDie = c.lastDie, at
 		}
 		return nil
 	}
@@ -131,6 +134,7 @@ func (w *Watcher) apply(s *service, k serviceKey, c *container, m events.Message
 	switch m.Action {
 	case events.ActionDie:
 		c.died, c.exit = true, exitCode(m.Actor.Attributes)
+		c.prevDie, c.lastDie = c.lastDie, at
 		if c.exit != nil {
 			s.exits = append(s.exits, *c.exit)
 			if len(s.exits) > lastExits {
@@ -139,17 +143,15 @@ func (w *Watcher) apply(s *service, k serviceKey, c *container, m events.Message
 		}
 		if c.oomAlert {
 			c.oomAlert, c.oomAt = false, time.Time{}
-			return []pending{w.oomAlert(s, k, c, at)}
+			return []pending{w.oomAlert(s, k, c, at, c.prevDie)}
 		}
 	case events.ActionStop, events.ActionRestart:
 		// Stopped (or restarted) by a person: the start after it is no loop.
 		c.died = false
 	case events.ActionStart:
-		prev := c.started
-		c.started = at
 		if c.died {
 			c.died = false
-			return w.restarted(s, k, c, prev, at)
+			return w.restarted(s, k, c, at)
 		}
 	case events.ActionOOM:
 		return w.oomKilled(s, k, c, at)
@@ -165,7 +167,7 @@ func (w *Watcher) apply(s *service, k serviceKey, c *container, m events.Message
 
 // restarted counts a container that died and started again by itself;
 // the restart that reaches the service's rule opens a restart loop.
-func (w *Watcher) restarted(s *service, k serviceKey, c *container, prev, at time.Time) []pending {
+func (w *Watcher) restarted(s *service, k serviceKey, c *container, at time.Time) []pending {
 	if w.o.Metrics != nil {
 		w.o.Metrics.RestartSeen(k.stack, k.service)
 	}
@@ -191,7 +193,7 @@ func (w *Watcher) restarted(s *service, k serviceKey, c *container, prev, at tim
 		"window", r.Window.String())
 	e := w.event(notify.RestartLoop, k, s.loop, at)
 	e.ExitCode, e.Window = c.exit, r.Window.String()
-	return []pending{{event: e, logs: c.name, since: prev}}
+	return []pending{{event: e, logs: c.name, since: c.prevDie}}
 }
 
 // oomKilled counts an OOM kill; the alert waits for the container's die,
@@ -212,11 +214,11 @@ func (w *Watcher) oomKilled(s *service, k serviceKey, c *container, at time.Time
 	return nil
 }
 
-func (w *Watcher) oomAlert(s *service, k serviceKey, c *container, at time.Time) pending {
+func (w *Watcher) oomAlert(s *service, k serviceKey, c *container, at, since time.Time) pending {
 	w.log.Warn("container killed for lack of memory", "stack", k.stack, "service", k.service, "container", c.name)
 	e := w.event(notify.OOMKilled, k, s.oom, at)
 	e.ExitCode, e.Window = c.exit, w.rule(k).Window.String()
-	return pending{event: e, logs: c.name, since: c.started}
+	return pending{event: e, logs: c.name, since: since}
 }
 
 func (w *Watcher) unhealthy(s *service, k serviceKey, c *container, id string, at time.Time) []pending {
@@ -229,7 +231,7 @@ func (w *Watcher) unhealthy(s *service, k serviceKey, c *container, id string, a
 	}
 	s.sick = &incident{id: w.nextID(notify.Unhealthy, k, at), container: c.name, count: 1, last: at}
 	w.log.Warn("container unhealthy", "stack", k.stack, "service", k.service, "container", c.name)
-	return []pending{{event: w.event(notify.Unhealthy, k, s.sick, at), logs: c.name, since: c.started}}
+	return []pending{{event: w.event(notify.Unhealthy, k, s.sick, at), logs: c.name, since: c.lastDie}}
 }
 
 // healthy ends the service's unhealthy incident once none of its
@@ -266,7 +268,7 @@ func (w *Watcher) sweep(now time.Time) []pending {
 		// the container lives on, and no die brings an exit code.
 		if c.oomAlert && now.Sub(c.oomAt) > 2*time.Second {
 			c.oomAlert, c.oomAt = false, time.Time{}
-			out = append(out, w.oomAlert(w.service(c.key), c.key, c, now))
+			out = append(out, w.oomAlert(w.service(c.key), c.key, c, now, c.lastDie))
 		}
 	}
 	return out
