@@ -12,8 +12,8 @@ import (
 
 // container is what the watcher remembers of one container.
 type container struct {
-	key     serviceKey
-	name    string
+	key  serviceKey
+	name string
 	// lastDie and prevDie are its last two exits: a run's log lines are
 	// those after the exit before it (its start event comes after the
 	// process has begun to print).

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -26,14 +27,14 @@ const defaultPort = "8080"
 //	START_DELAY=3s       listen only after this delay
 //	EXIT_AFTER=2s        exit this long after the process starts, without a graceful shutdown
 //	EXIT_CODE=1          the code for EXIT_AFTER and SIGUSR1 (default 1: an app that stops by itself failed)
-//
-// SIGUSR1 makes the server exit at once with EXIT_CODE: a crash on demand.
 //	CRASH=true           exit 1 at once
 //	WRITE_FILE=/path     append a line with VERSION to this file at start
 //	STDOUT_LINES=N       print N log lines at start
 //	ALLOC_MB=N           after STDOUT_LINES, allocate N MiB, writing every page, and hold it
 //	                     (past a memory limit, the kernel's OOM killer ends the container)
 //	ALLOC_AFTER=5s       allocate ALLOC_MB this long after start instead, while serving
+//
+// SIGUSR1 makes the server exit at once with EXIT_CODE: a crash on demand.
 type config struct {
 	port           string
 	version        string
@@ -135,13 +136,8 @@ func startup(cfg config, stdout io.Writer) error {
 	for i := 1; i <= cfg.stdoutLines; i++ {
 		fmt.Fprintf(stdout, "log line %d of %d version=%s\n", i, cfg.stdoutLines, cfg.version)
 	}
-	if cfg.allocAfter > 0 {
-		go func() {
-			time.Sleep(cfg.allocAfter)
-			held = allocate(cfg.allocMB)
-		}()
-	} else {
-		held = allocate(cfg.allocMB)
+	if cfg.allocMB > 0 {
+		go hold(cfg.allocAfter, cfg.allocMB)
 	}
 	if cfg.writeFile != "" {
 		return appendLine(cfg.writeFile, cfg.version)
@@ -224,8 +220,15 @@ func appendLine(path, line string) error {
 	return nil
 }
 
-// held keeps ALLOC_MB's memory reachable for the process's life.
-var held [][]byte
+// hold allocates n MiB after a delay and keeps it for the process's life.
+func hold(after time.Duration, n int) {
+	time.Sleep(after)
+	b := allocate(n)
+	for {
+		time.Sleep(time.Hour)
+		runtime.KeepAlive(b)
+	}
+}
 
 // allocate takes n MiB a MiB at a time, writing every page so the memory
 // is resident and counted against the container's limit.
