@@ -149,19 +149,27 @@ func killAndWaitRestart(t testing.TB, cli *client.Client, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cli.ContainerKill(ctx, name, client.ContainerKillOptions{Signal: "USR1"}); err != nil {
-		t.Fatal(err)
+	kill := func() {
+		if _, err := cli.ContainerKill(ctx, name, client.ContainerKillOptions{Signal: "USR1"}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	waitRestarted(t, cli, name, before.Container.State.StartedAt)
-}
-
-func waitRestarted(t testing.TB, cli *client.Client, name, startedBefore string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	kill()
+	killed := time.Now()
+	deadline := killed.Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		c, err := cli.ContainerInspect(context.Background(), name, client.ContainerInspectOptions{})
-		if err == nil && c.Container.State.Running && c.Container.State.StartedAt != startedBefore {
+		c, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+		st := c.Container.State
+		switch {
+		case err != nil:
+		case st.Running && !st.Restarting && st.StartedAt != before.Container.State.StartedAt:
+			waitRestarted(t, cli, name, before.Container.State.StartedAt)
 			return
+		case st.Running && !st.Restarting && time.Since(killed) > time.Second:
+			// A process that had not yet set up its handler ignores SIGUSR1
+			// (Go's default): it still runs, the same run.
+			kill()
+			killed = time.Now()
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -252,6 +260,16 @@ func TestWatchEvents(t *testing.T) {
 	o, _ := sink.wait("hog", notify.OOMKilled, 90*time.Second)
 	if o.Stack != hog.project || o.Container != hog.name("hog", 1) || o.ExitCode == nil || *o.ExitCode != 137 {
 		t.Errorf("oom_killed alert = %+v, want container %s, exit 137", o, hog.name("hog", 1))
+	}
+
+	metrics := httpGet(t, "http://"+run.addr+"/metrics")
+	for _, series := range []string{
+		`berth_container_restarts_total{stack="` + loop.project + `",service="loop"} 3`,
+		`berth_container_oom_kills_total{stack="` + hog.project + `",service="hog"} `,
+	} {
+		if !strings.Contains(metrics, series) {
+			t.Errorf("metrics lack %s", series)
+		}
 	}
 
 	t.Log("a failing healthcheck: unhealthy")
@@ -401,4 +419,19 @@ func TestWatchEventsResume(t *testing.T) {
 	if !run.logHas("engine event stream broken: resuming from the last event") {
 		t.Error("berth did not log the broken stream")
 	}
+}
+
+// waitRestarted waits until the container runs a run started after
+// startedBefore.
+func waitRestarted(t testing.TB, cli *client.Client, name, startedBefore string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := cli.ContainerInspect(context.Background(), name, client.ContainerInspectOptions{})
+		if err == nil && c.Container.State.Running && !c.Container.State.Restarting && c.Container.State.StartedAt != startedBefore {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not start again after it was killed", name)
 }

@@ -94,6 +94,11 @@ func wrapEnv(key string, getenv func(string) string, err error) error {
 // serve runs the app: the start-up effects, START_DELAY, then the HTTP server.
 // EXIT_AFTER counts from here, so it can fire during START_DELAY too.
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
+	// SIGUSR1 is a crash on demand: the engine's restart policy restarts
+	// it, where a kill with the stop signal or SIGKILL would end it.
+	crash := make(chan os.Signal, 1)
+	signal.Notify(crash, syscall.SIGUSR1)
+	defer signal.Stop(crash)
 	if err := startup(cfg, stdout); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -103,11 +108,6 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		timer := time.AfterFunc(cfg.exitAfter, func() { exit <- cfg.exitCode })
 		defer timer.Stop()
 	}
-	// SIGUSR1 is a crash on demand: the engine's restart policy restarts
-	// it, where a kill with the stop signal or SIGKILL would end it.
-	crash := make(chan os.Signal, 1)
-	signal.Notify(crash, syscall.SIGUSR1)
-	defer signal.Stop(crash)
 	go func() {
 		<-crash
 		fmt.Fprintln(stderr, "SIGUSR1: crashing")
