@@ -80,6 +80,9 @@ func (m *watchCounters) OOMKilled(stack, service string) {
 }
 
 func (m *watchCounters) write(w io.Writer) {
+	if m == nil {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	series := func(name, text string, counts map[[2]string]int64) {

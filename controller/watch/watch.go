@@ -67,7 +67,7 @@ type Watcher struct {
 	containers map[string]*container
 	services   map[serviceKey]*service
 	rules      map[string]map[string]compose.RestartAlert // stack → service → rule
-	acting     map[string][]span                          // stack → berth's own work
+	acting     map[string][]*span                         // stack → berth's own work
 	seen       map[seenKey]bool
 	last       int64 // the last event's time, Unix nanoseconds
 	seq        int   // numbers the incidents
@@ -101,7 +101,7 @@ func New(o Options) *Watcher {
 	}
 	return &Watcher{o: o, log: o.Logger.With("component", "watch"), containers: map[string]*container{},
 		services: map[serviceKey]*service{}, rules: map[string]map[string]compose.RestartAlert{},
-		acting: map[string][]span{}, seen: map[seenKey]bool{}}
+		acting: map[string][]*span{}, seen: map[seenKey]bool{}}
 }
 
 // SetRules sets the restart alert of each service of a stack (the
@@ -124,12 +124,12 @@ func (w *Watcher) Acting(stack string) (done func()) {
 			kept = append(kept, s)
 		}
 	}
-	w.acting[stack] = append(kept, span{start: now})
-	i := len(w.acting[stack]) - 1
+	sp := &span{start: now}
+	w.acting[stack] = append(kept, sp)
 	return func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		w.acting[stack][i].end = w.o.Now()
+		sp.end = w.o.Now()
 	}
 }
 
