@@ -299,6 +299,22 @@ func TestWatchEvents(t *testing.T) {
 	if len(after) == 0 || after[0].Kind != notify.RestartLoop || after[0].ID == e.ID {
 		t.Errorf("after the rollout, loop incidents: %s, want a new restart_loop from the kills first", kinds(after))
 	}
+
+	t.Log("a bad restart_alert stalls the commit, naming the key, and leaves the stack as it was")
+	live := loop.containers()[name].ID
+	in.write("loop", "compose.yaml", strings.Replace(strings.ReplaceAll(loopCompose, "@VERSION@", "three"),
+		"{count: 3, window: 8s}", "{count: 3, window: soon}", 1))
+	bad := in.commit("loop: a bad restart alert")
+	run.waitFor("the bad commit stalls", 60*time.Second, func() bool {
+		s := run.stackState(loop.project)
+		return s.State == controller.StateStalled && s.Attempted == bad
+	})
+	if msg := run.stackState(loop.project).Error; !strings.Contains(msg, `service "loop": x-berth.restart_alert.window: "soon" is not a duration`) {
+		t.Errorf("stall error = %q, want the service and the key", msg)
+	}
+	if got := loop.containers()[name].ID; got != live {
+		t.Errorf("the stalled commit replaced %s", name)
+	}
 	if strings.Contains(sink.text(), "log line 1 of") {
 		t.Error("a container's log line reached a notification")
 	}
