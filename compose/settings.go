@@ -73,7 +73,20 @@ type ServiceSettings struct {
 	Drain *time.Duration
 	// Role is "" or "migrate".
 	Role string
+	// RestartAlert is when berth run calls the service's restarts a loop
+	// and alerts (default DefaultRestartAlert).
+	RestartAlert RestartAlert
 }
+
+// RestartAlert is a restart loop's threshold: Count restarts of a
+// service's containers within Window (x-berth.restart_alert).
+type RestartAlert struct {
+	Count  int
+	Window time.Duration
+}
+
+// DefaultRestartAlert is 3 restarts in 10 minutes.
+var DefaultRestartAlert = RestartAlert{Count: 3, Window: 10 * time.Minute}
 
 // Probe is one verification: exactly one of HTTP and Exec is set.
 type Probe struct {
@@ -117,7 +130,7 @@ const (
 
 // ReadServiceSettings decodes a loaded service's x-berth.
 func ReadServiceSettings(s types.ServiceConfig) (ServiceSettings, error) {
-	set := ServiceSettings{Parallelism: 1}
+	set := ServiceSettings{Parallelism: 1, RestartAlert: DefaultRestartAlert}
 	raw, ok := s.Extensions["x-berth"]
 	if !ok || raw == nil {
 		return set, nil

@@ -53,9 +53,35 @@ func (d *decoder) serviceField(set *ServiceSettings, key string, v any) {
 		if set.Role = d.str(key, v); set.Role != RoleMigrate {
 			d.fail(key, "%q is not a role berth knows (migrate)", set.Role)
 		}
+	case "restart_alert":
+		set.RestartAlert = d.restartAlert(key, v)
 	default:
-		d.fail(key, "unknown key (known: update, parallelism, health_timeout, stability, drain, role)")
+		d.fail(key, "unknown key (known: update, parallelism, health_timeout, stability, drain, role, restart_alert)")
 	}
+}
+
+// restartAlert reads {count: N, window: DURATION}; a key left out keeps
+// the default's.
+func (d *decoder) restartAlert(key string, v any) RestartAlert {
+	ra := DefaultRestartAlert
+	m, ok := v.(map[string]any)
+	if !ok {
+		d.fail(key, "want a mapping of count and window, got %s", describe(v))
+		return ra
+	}
+	for _, f := range slices.Sorted(maps.Keys(m)) {
+		switch f {
+		case "count":
+			if ra.Count = d.integer(key+"."+f, m[f]); ra.Count < 1 {
+				d.fail(key+"."+f, "%d: want 1 or more", ra.Count)
+			}
+		case "window":
+			ra.Window = d.duration(key+"."+f, m[f], false)
+		default:
+			d.fail(key+"."+f, "unknown key (known: count, window)")
+		}
+	}
+	return ra
 }
 
 // stack decodes a top-level x-berth into set; keys present replace what

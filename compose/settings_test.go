@@ -164,3 +164,41 @@ func TestReadStackSettingsWatch(t *testing.T) {
 		}
 	}
 }
+
+func TestReadRestartAlert(t *testing.T) {
+	p := mustLoadSpecProject(t, `
+services:
+  web:
+    image: app:1
+    x-berth: {restart_alert: {count: 5, window: 2m}}
+  half:
+    image: app:1
+    x-berth: {restart_alert: {window: 30s}}
+  plain:
+    image: app:1
+`, nil)
+	want := map[string]compose.RestartAlert{
+		"web":   {Count: 5, Window: 2 * time.Minute},
+		"half":  {Count: 3, Window: 30 * time.Second},
+		"plain": compose.DefaultRestartAlert,
+	}
+	for name, w := range want {
+		set, err := compose.ReadServiceSettings(p.Services[name])
+		if err != nil || set.RestartAlert != w {
+			t.Errorf("%s: restart_alert = %+v, %v; want %+v", name, set.RestartAlert, err, w)
+		}
+	}
+	for yaml, msg := range map[string]string{
+		"{restart_alert: {count: 0}}":             `service "web": x-berth.restart_alert.count: 0: want 1 or more`,
+		"{restart_alert: {window: soon}}":         `service "web": x-berth.restart_alert.window: "soon" is not a duration`,
+		"{restart_alert: {times: 3}}":             `service "web": x-berth.restart_alert.times: unknown key (known: count, window)`,
+		"{restart_alert: 3}":                      `service "web": x-berth.restart_alert: want a mapping of count and window`,
+		"{restart_alert: {count: 2, window: 0s}}": `service "web": x-berth.restart_alert.window: 0s: want more than 0`,
+	} {
+		p := mustLoadSpecProject(t, "services:\n  web:\n    image: app:1\n    x-berth: "+yaml+"\n", nil)
+		_, err := compose.ReadServiceSettings(p.Services["web"])
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: error %v, want %q", yaml, err, msg)
+		}
+	}
+}

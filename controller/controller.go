@@ -25,6 +25,7 @@ import (
 	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/policy"
 	"github.com/berth-gitops/berth/controller/store"
+	"github.com/berth-gitops/berth/controller/watch"
 	"github.com/berth-gitops/berth/gitsource"
 	"github.com/berth-gitops/berth/rollout"
 )
@@ -106,6 +107,9 @@ type Options struct {
 	PolicyRefused []string
 	// Pressure is the host pressure watch; off when Pressure.Every is 0.
 	Pressure PressureOptions
+	// Events is the engine whose events are followed for restart loops,
+	// OOM kills and unhealthy containers; nil watches nothing.
+	Events watch.Engine
 }
 
 // Controller is the loop. Create it with New, then call Run.
@@ -119,6 +123,8 @@ type Controller struct {
 	secrets  string           // the host secrets' signature this cycle
 	pressure *pressureWatch   // nil when off
 	journeys *journeys
+	watch    *watch.Watcher // nil without Options.Events
+	counters *watchCounters
 
 	mu       sync.Mutex
 	source   SourceStatus
@@ -151,6 +157,7 @@ func New(o Options) (*Controller, error) {
 	if o.Pressure.Every > 0 {
 		c.pressure = newPressureWatch(c)
 	}
+	c.newWatch()
 	states, err := o.Store.States()
 	if err != nil {
 		return nil, err
@@ -178,6 +185,9 @@ func (c *Controller) Trigger() {
 func (c *Controller) Run(ctx context.Context) error {
 	c.log.Info("controller started", "repo", c.o.URL, "ref", c.o.Ref, "path", c.o.Path, "host", c.o.Host, "env", c.o.Env, "stacks", len(c.stacks))
 	defer c.startBeside(ctx)()
+	ctx, stopWatch := context.WithCancel(ctx)
+	defer c.startWatch(ctx)()
+	defer stopWatch()
 	var triggered time.Time
 	for {
 		wait := c.cycle(ctx)

@@ -116,4 +116,5 @@ func quote(s string) string {
 func (c *Controller) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	c.metrics.write(w, c.Status().Stacks)
+	c.counters.write(w)
 }

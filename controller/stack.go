@@ -342,6 +342,7 @@ func (s *stack) apply(ctx context.Context, o *outcome, load func(context.Context
 		return // stopping: start no rollout
 	}
 	o.start, o.purpose = time.Now(), purpose
+	defer s.c.acting(s.project())()
 	head := o.head
 	var l *loaded
 	dep, err := s.deployment(ctx, head.Hash, func(ctx context.Context) (*loaded, error) {
@@ -463,6 +464,7 @@ func (s *stack) rollBack(ctx context.Context, o *outcome, bad *loaded, res rollo
 		return
 	}
 	s.loaded, s.drift = good, ""
+	s.c.watchRules(good)
 	s.log.Warn("rolled back", "commit", head.Short(), "to", gitsource.Short(st.Good), "seconds", fmt.Sprintf("%.1f", time.Since(o.start).Seconds()))
 	o.end, o.back = endRolledBack, st.Good
 	o.set(func(st *store.StackState) {
@@ -484,6 +486,7 @@ func (s *stack) succeeded(o *outcome, l *loaded, ops []string) {
 	s.loaded, s.drift = l, ""
 	failpoint.Inject("record") // the outcome is settled; finish writes it
 	o.newCommit = s.view(o).Applied != head.Hash
+	s.c.watchRules(l)
 	o.end, o.ops, o.warnings, o.failures = endApplied, ops, l.warnings, n
 	o.set(func(st *store.StackState) {
 		st.State, st.Applied, st.Good, st.Error = StateInSync, head.Hash, head.Hash, ""
@@ -538,6 +541,7 @@ func (s *stack) checkDrift(ctx context.Context, o *outcome) {
 			return
 		}
 		s.loaded = l
+		s.c.watchRules(l)
 	}
 	drift, err := observe.Drift(ctx, s.c.o.Engine, s.loaded.desired)
 	if err != nil {
@@ -587,6 +591,7 @@ func (s *stack) remove(ctx context.Context, head gitsource.Commit) {
 		project = s.name
 	}
 	s.log.Info("stack left the repo or this host: removing it", "commit", head.Short(), "project", project, "prune_volumes", st.PruneVolumes)
+	defer s.c.acting(project)()
 	r, err := apply.RemoveProject(ctx, s.c.o.Engine, project, st.PruneVolumes, s.log)
 	for _, k := range r.Kept {
 		s.log.Info("kept", "what", k)

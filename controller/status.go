@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-gitops/berth/controller/control"
 	"github.com/berth-gitops/berth/controller/store"
+	"github.com/berth-gitops/berth/controller/watch"
 	"github.com/berth-gitops/berth/rollout"
 )
 
@@ -57,6 +58,9 @@ func (c *Controller) SetListener(addr string, err error) {
 type StackStatus struct {
 	store.StackState
 	Rollout *rollout.Step `json:"rollout,omitempty"`
+	// Services is what berth run saw of each service in the engine's
+	// events since it started: restarts, exit codes, OOM kills, health.
+	Services []watch.ServiceSummary `json:"services,omitempty"`
 }
 
 func stackStatus(st store.StackState) StackStatus { return StackStatus{StackState: st} }
@@ -83,6 +87,7 @@ func (c *Controller) Status() Status {
 		if st.State != "" {
 			ss := stackStatus(st)
 			ss.Rollout = step
+			ss.Services = c.watch.Summary(projectOf(st))
 			out.Stacks = append(out.Stacks, ss)
 		}
 	}

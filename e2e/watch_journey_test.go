@@ -17,14 +17,14 @@ import (
 	"github.com/berth-gitops/berth/controller"
 )
 
-// alertSink is a generic notification webhook receiver that keeps the
+// kindSink is a generic notification webhook receiver that counts the
 // events it is sent.
-type alertSink struct {
+type kindSink struct {
 	mu     sync.Mutex
 	events []map[string]any
 }
 
-func (s *alertSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *kindSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var ev map[string]any
 	body, _ := io.ReadAll(r.Body)
 	if json.Unmarshal(body, &ev) == nil {
@@ -37,7 +37,7 @@ func (s *alertSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // count is the number of events of kind whose subject starts with subject
 // (any subject when it is "").
-func (s *alertSink) count(kind, subject string) int {
+func (s *kindSink) count(kind, subject string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -50,7 +50,7 @@ func (s *alertSink) count(kind, subject string) int {
 	return n
 }
 
-func (s *alertSink) dump() string {
+func (s *kindSink) dump() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	js, _ := json.MarshalIndent(s.events, "", "  ")
@@ -82,7 +82,7 @@ func TestWatchJourney(t *testing.T) {
 	app := in.project("app")
 	in.write("app", "compose.yaml", journeyCompose)
 	head := in.commit("web with a scheduled journey")
-	sink := &alertSink{}
+	sink := &kindSink{}
 	srv := httptest.NewServer(sink)
 	defer srv.Close()
 	// drift warn: the paused container is the fault under test, not drift
@@ -165,7 +165,7 @@ func TestWatchHostPressure(t *testing.T) {
 	in := newInfra(t)
 	in.work.Write("stacks/.keep", "")
 	in.commit("no stacks yet")
-	sink := &alertSink{}
+	sink := &kindSink{}
 	srv := httptest.NewServer(sink)
 	defer srv.Close()
 	dataDir := filepath.Join(t.TempDir(), "data")

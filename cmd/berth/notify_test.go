@@ -133,7 +133,7 @@ notify:
 	if err := json.Unmarshal(chat.bodies[0], &slack); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(slack.Text, "shop oom_killed on vps-1") || !strings.Contains(slack.Text, "web: killed out of memory") {
+	if !strings.Contains(slack.Text, "shop/web was killed for lack of memory on vps-1") || !strings.Contains(slack.Text, "web: killed out of memory") {
 		t.Errorf("slack text: %q", slack.Text)
 	}
 	out := logs.String()

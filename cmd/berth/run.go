@@ -91,6 +91,7 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 			return r, err
 		},
 		Engine:     engine,
+		Events:     engine,
 		Store:      db,
 		Logger:     g.logger,
 		Schedule:   sched,

@@ -237,6 +237,11 @@ func note(s controller.StackStatus) string {
 	if s.Error != "" {
 		parts = append(parts, firstLine(s.Error))
 	}
+	for _, svc := range s.Services {
+		for _, k := range svc.Incidents {
+			parts = append(parts, fmt.Sprintf("%s: %s (%d restarts, %d OOM kills since berth started)", svc.Service, k, svc.Restarts, svc.OOMKills))
+		}
+	}
 	return strings.Join(parts, "; ")
 }
 

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/berth-gitops/berth/controller"
+	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/store"
+	"github.com/berth-gitops/berth/controller/watch"
 )
 
 // TestNoteSaysRetryFromStall: a retrying stack's note says what may pass
@@ -43,5 +45,16 @@ func TestPrintWatch(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+func TestNoteNamesOpenIncidents(t *testing.T) {
+	s := controller.StackStatus{Services: []watch.ServiceSummary{
+		{Service: "web", Restarts: 4, Incidents: []notify.Kind{notify.RestartLoop}},
+		{Service: "db", Restarts: 1},
+	}}
+	got := note(s)
+	if got != "web: restart_loop (4 restarts, 0 OOM kills since berth started)" {
+		t.Errorf("note = %q", got)
 	}
 }

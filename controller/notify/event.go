@@ -33,7 +33,8 @@ const (
 	Recovered       Kind = "recovered"
 )
 
-// The kinds of what runs: the engine's events about a stack's containers.
+// The kinds of incidents berth run sees in the engine's events while a
+// stack runs (see incident.go).
 const (
 	RestartLoop       Kind = "restart_loop"
 	OOMKilled         Kind = "oom_killed"
@@ -75,10 +76,14 @@ type Event struct {
 	// and subject) that the sink dropped inside its duplicate window
 	// since it last sent one. Each sink sets its own count.
 	Suppressed int `json:"suppressed,omitempty"`
+	Incident
 }
 
 // Title is the event in a few words: "shop deployed on vps-1".
 func (e Event) Title() string {
+	if t, ok := e.incidentTitle(); ok {
+		return t
+	}
 	what := map[Kind]string{
 		DeployStarted:   "deploying",
 		DeploySucceeded: "deployed",

@@ -93,7 +93,10 @@ type sighting struct {
 
 func keyOf(e Event) dedupeKey {
 	subject := e.Subject
-	if subject == "" {
+	switch {
+	case e.Incident.ID != "":
+		subject = e.Incident.ID // each incident is news; its recovery too
+	case subject == "":
 		subject = e.Commit
 	}
 	return dedupeKey{e.Kind, e.Stack, subject}

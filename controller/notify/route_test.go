@@ -192,8 +192,8 @@ func TestRoutedNotifier(t *testing.T) {
 	closeNow(t, n)
 	want := map[string][]string{
 		"deploys": {"🚀 shop deploying on h: commit abc"},
-		"ops": {"ℹ️ shop oom_killed on h: web: killed out of memory",
-			"ℹ️ shop oom_killed on h: web: killed out of memory (2 repeats since the last message were not sent)"},
+		"ops": {"⚠️ shop/web was killed for lack of memory on h: web: killed out of memory",
+			"⚠️ shop/web was killed for lack of memory on h: web: killed out of memory (2 repeats since the last message were not sent)"},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("sent %q\nwant %q", got, want)

@@ -223,3 +223,10 @@ func TestSwap(t *testing.T) {
 		t.Fatalf("swap with interval 0: exit %d", code)
 	}
 }
+
+func TestAllocate(t *testing.T) {
+	b := allocate(3)
+	if len(b) != 3 || len(b[2]) != 1<<20 || b[2][4096] != 1 {
+		t.Errorf("allocate(3) = %d chunks", len(b))
+	}
+}

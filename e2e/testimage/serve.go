@@ -8,8 +8,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"runtime"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -23,10 +26,15 @@ const defaultPort = "8080"
 //	UNHEALTHY_AFTER=5s   /healthz turns 503 this long after the server starts listening
 //	START_DELAY=3s       listen only after this delay
 //	EXIT_AFTER=2s        exit this long after the process starts, without a graceful shutdown
-//	EXIT_CODE=1          the code for EXIT_AFTER (default 1: an app that stops by itself failed)
+//	EXIT_CODE=1          the code for EXIT_AFTER and SIGUSR1 (default 1: an app that stops by itself failed)
 //	CRASH=true           exit 1 at once
 //	WRITE_FILE=/path     append a line with VERSION to this file at start
 //	STDOUT_LINES=N       print N log lines at start
+//	ALLOC_MB=N           after STDOUT_LINES, allocate N MiB, writing every page, and hold it
+//	                     (past a memory limit, the kernel's OOM killer ends the container)
+//	ALLOC_AFTER=5s       allocate ALLOC_MB this long after start instead, while serving
+//
+// SIGUSR1 makes the server exit at once with EXIT_CODE: a crash on demand.
 type config struct {
 	port           string
 	version        string
@@ -38,6 +46,8 @@ type config struct {
 	crash          bool
 	writeFile      string
 	stdoutLines    int
+	allocMB        int
+	allocAfter     time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -69,6 +79,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	cfg.exitAfter = durVar("EXIT_AFTER")
 	cfg.exitCode = intVar("EXIT_CODE", 1)
 	cfg.stdoutLines = intVar("STDOUT_LINES", 0)
+	cfg.allocMB = intVar("ALLOC_MB", 0)
+	cfg.allocAfter = durVar("ALLOC_AFTER")
 	return cfg, errors.Join(errs...)
 }
 
@@ -82,6 +94,11 @@ func wrapEnv(key string, getenv func(string) string, err error) error {
 // serve runs the app: the start-up effects, START_DELAY, then the HTTP server.
 // EXIT_AFTER counts from here, so it can fire during START_DELAY too.
 func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
+	// SIGUSR1 is a crash on demand: the engine's restart policy restarts
+	// it, where a kill with the stop signal or SIGKILL would end it.
+	crash := make(chan os.Signal, 1)
+	signal.Notify(crash, syscall.SIGUSR1)
+	defer signal.Stop(crash)
 	if err := startup(cfg, stdout); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -91,6 +108,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		timer := time.AfterFunc(cfg.exitAfter, func() { exit <- cfg.exitCode })
 		defer timer.Stop()
 	}
+	go func() {
+		<-crash
+		fmt.Fprintln(stderr, "SIGUSR1: crashing")
+		select {
+		case exit <- cfg.exitCode:
+		default:
+		}
+	}()
 	select {
 	case <-time.After(cfg.startDelay):
 	case <-ctx.Done():
@@ -102,13 +127,17 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	return listenAndServe(ctx, cfg, exit, stdout, stderr)
 }
 
-// startup does what happens before anything else: CRASH, STDOUT_LINES, WRITE_FILE.
+// startup does what happens before anything else: CRASH, STDOUT_LINES,
+// ALLOC_MB, WRITE_FILE.
 func startup(cfg config, stdout io.Writer) error {
 	if cfg.crash {
 		return errors.New("CRASH=true: exiting 1")
 	}
 	for i := 1; i <= cfg.stdoutLines; i++ {
 		fmt.Fprintf(stdout, "log line %d of %d version=%s\n", i, cfg.stdoutLines, cfg.version)
+	}
+	if cfg.allocMB > 0 {
+		go hold(cfg.allocAfter, cfg.allocMB)
 	}
 	if cfg.writeFile != "" {
 		return appendLine(cfg.writeFile, cfg.version)
@@ -189,4 +218,28 @@ func appendLine(path, line string) error {
 		return fmt.Errorf("WRITE_FILE: %w", err)
 	}
 	return nil
+}
+
+// hold allocates n MiB after a delay and keeps it for the process's life.
+func hold(after time.Duration, n int) {
+	time.Sleep(after)
+	b := allocate(n)
+	for {
+		time.Sleep(time.Hour)
+		runtime.KeepAlive(b)
+	}
+}
+
+// allocate takes n MiB a MiB at a time, writing every page so the memory
+// is resident and counted against the container's limit.
+func allocate(n int) [][]byte {
+	var out [][]byte
+	for range n {
+		b := make([]byte, 1<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		out = append(out, b)
+	}
+	return out
 }
