@@ -80,6 +80,9 @@ type Config struct {
 	// StatusURL links to a status page from commit statuses and
 	// notifications.
 	StatusURL string `yaml:"status_url"`
+	// StatusPage serves the read-only status page at GET / on the listen
+	// address (default on).
+	StatusPage bool `yaml:"status_page"`
 	// Policy is what a commit may ask of this host: the profile, the host
 	// paths granted to stacks and the accepted exceptions. It is never
 	// read from the repository.
@@ -198,6 +201,7 @@ func Default() Config {
 		LoadTimeout: Duration{30 * time.Second},
 		Notify:      Notify{Window: Duration{notify.DefaultWindow}},
 		Pressure:    DefaultPressure(),
+		StatusPage:  true,
 	}
 }
 

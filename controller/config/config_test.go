@@ -19,7 +19,7 @@ func TestDefault(t *testing.T) {
 	want := Config{Branch: "main", Path: "stacks", Host: host, DataDir: "/var/lib/berth", SecretsDir: "/etc/berth/secrets", Listen: "127.0.0.1:9300",
 		Poll: "1m", Drift: "correct", Settle: Duration{10 * time.Second}, Git: Git{FetchTimeout: Duration{2 * time.Minute}}, LoadTimeout: Duration{30 * time.Second},
 		Notify:   Notify{Window: Duration{10 * time.Minute}},
-		Pressure: Pressure{Interval: Duration{30 * time.Second}, Warning: 90, Critical: 95}}
+		Pressure: Pressure{Interval: Duration{30 * time.Second}, Warning: 90, Critical: 95}, StatusPage: true}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", c, want)
 	}
@@ -54,6 +54,7 @@ poll: "*/5 * * * *"
 drift: warn
 shallow: true
 settle: 2500ms
+status_page: false
 git:
   username: deploy
   password_file: ""

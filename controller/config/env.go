@@ -48,6 +48,7 @@ package config
 //	BERTH_COMMIT_STATUS_OWNER            commit_status.owner
 //	BERTH_COMMIT_STATUS_REPO             commit_status.repo
 //	BERTH_STATUS_URL                     status_url
+//	BERTH_STATUS_PAGE                    status_page (true/false, 1/0)
 //	BERTH_POLICY_PROFILE                 policy.profile
 //	BERTH_CONTROL_SOCKET                 control.socket
 //	BERTH_CONTROL_GROUP                  control.group

@@ -111,7 +111,7 @@ func TestFlagsAndVariables(t *testing.T) {
 		"gitlab-webhook-token-file", "host", "listen", "load-timeout", "notify-discord-url-file", "notify-slack-url-file",
 		"notify-teams-url-file", "notify-webhook-secret-file", "notify-webhook-url", "notify-window", "path", "policy-profile", "poll",
 		"pressure-critical", "pressure-interval", "pressure-warning", "repo", "secrets-dir",
-		"settle", "shallow", "shared-secrets", "status-url", "tag", "trusted-keys-file", "verify-commits", "webhook-max-concurrent"}
+		"settle", "shallow", "shared-secrets", "status-page", "status-url", "tag", "trusted-keys-file", "verify-commits", "webhook-max-concurrent"}
 	if !reflect.DeepEqual(flags, wantFlags) {
 		t.Errorf("flags = %q\nwant %q", flags, wantFlags)
 	}
@@ -128,7 +128,7 @@ func TestFlagsAndVariables(t *testing.T) {
 		"BERTH_BITBUCKET_WEBHOOK_SECRET_FILE", "BERTH_GENERIC_WEBHOOK_SECRET_FILE", "BERTH_WEBHOOK_MAX_CONCURRENT", "BERTH_NOTIFY_SLACK_URL_FILE",
 		"BERTH_NOTIFY_DISCORD_URL_FILE", "BERTH_NOTIFY_TEAMS_URL_FILE", "BERTH_NOTIFY_WEBHOOK_URL",
 		"BERTH_NOTIFY_WEBHOOK_SECRET_FILE", "BERTH_NOTIFY_WINDOW", "BERTH_COMMIT_STATUS_PROVIDER", "BERTH_COMMIT_STATUS_TOKEN_FILE",
-		"BERTH_COMMIT_STATUS_URL", "BERTH_COMMIT_STATUS_OWNER", "BERTH_COMMIT_STATUS_REPO", "BERTH_STATUS_URL",
+		"BERTH_COMMIT_STATUS_URL", "BERTH_COMMIT_STATUS_OWNER", "BERTH_COMMIT_STATUS_REPO", "BERTH_STATUS_URL", "BERTH_STATUS_PAGE",
 		"BERTH_POLICY_PROFILE",
 		"BERTH_CONTROL_SOCKET", "BERTH_CONTROL_GROUP", "BERTH_ALLOWED_HOSTS",
 		"BERTH_SHARED_SECRETS", "BERTH_PRESSURE_INTERVAL", "BERTH_PRESSURE_WARNING", "BERTH_PRESSURE_CRITICAL"}

@@ -65,6 +65,7 @@ var settings = []setting{
 	{key: "commit_status.owner", flag: "commit-status-owner", usage: "repository owner for commit statuses (default: from --repo)", str: func(c *Config) *string { return &c.CommitStatus.Owner }},
 	{key: "commit_status.repo", flag: "commit-status-repo", usage: "repository name for commit statuses (default: from --repo)", str: func(c *Config) *string { return &c.CommitStatus.Repo }},
 	{key: "status_url", flag: "status-url", usage: "status page linked from commit statuses and notifications", str: func(c *Config) *string { return &c.StatusURL }},
+	{key: "status_page", flag: "status-page", usage: "serve the read-only status page at GET / on the listen address", bln: func(c *Config) *bool { return &c.StatusPage }},
 	{key: "policy.profile", flag: "policy-profile", usage: "host policy profile for the stacks: baseline, restricted or privileged", str: func(c *Config) *string { return &c.Policy.Profile }},
 	{key: "control.socket", flag: "control-socket", usage: "control socket for status, history and actions (default: DATA_DIR/berth.sock)", str: func(c *Config) *string { return &c.Control.Socket }},
 	{key: "control.group", flag: "control-group", usage: "group (name or gid) that may use the control socket besides root and berth's user", str: func(c *Config) *string { return &c.Control.Group }},
