@@ -17,6 +17,7 @@ import (
 	"github.com/berth-gitops/berth/controller/config"
 	"github.com/berth-gitops/berth/controller/control"
 	"github.com/berth-gitops/berth/controller/notify"
+	"github.com/berth-gitops/berth/controller/statuspage"
 	"github.com/berth-gitops/berth/controller/store"
 	"github.com/berth-gitops/berth/controller/webhook"
 	"github.com/berth-gitops/berth/gitsource"
@@ -127,7 +128,7 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		return &exitError{code: 2, err: err}
 	}
 	defer stopControl()
-	defer serveTCP(g, cfg, handler(cfg, sec, g, ctl), ctl)()
+	defer serveTCP(g, cfg, handler(cfg, sec, g, ctl, db), ctl)()
 	return ctl.Run(ctx)
 }
 
@@ -282,9 +283,9 @@ func notifyTarget(n config.NotifySink, sec config.SinkSecret) (notify.Target, er
 	return notify.Target{Name: n.Name, Sink: s, Route: route}, nil
 }
 
-// handler is the listen server's: health, metrics, and the webhooks that
-// are on.
-func handler(cfg config.Config, sec config.Secrets, g *globals, ctl *controller.Controller) http.Handler {
+// handler is the listen server's: health, metrics, the status page unless
+// it is off, and the webhooks that are on.
+func handler(cfg config.Config, sec config.Secrets, g *globals, ctl *controller.Controller, db *store.Store) http.Handler {
 	wc := webhook.Config{
 		GitHubSecret: []byte(sec.GitHubWebhookSecret), GiteaSecret: []byte(sec.GiteaWebhookSecret),
 		GitLabToken: []byte(sec.GitLabWebhookToken), BitbucketSecret: []byte(sec.BitbucketWebhookSecret),
@@ -297,11 +298,15 @@ func handler(cfg config.Config, sec config.Secrets, g *globals, ctl *controller.
 	case cfg.Commit == "":
 		wc.Branch = cfg.Branch
 	}
-	if !wc.Enabled() {
-		return ctl.PublicHandler()
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/", ctl.PublicHandler())
-	mux.Handle("/hooks/", webhook.New(wc, func(string) { ctl.Trigger() }))
+	if cfg.StatusPage {
+		page := statuspage.Handler(statuspage.Options{Status: ctl.Status, History: db.History, Logger: g.logger})
+		mux.Handle("GET /{$}", page)
+		mux.Handle("GET /static/", page)
+	}
+	if wc.Enabled() {
+		mux.Handle("/hooks/", webhook.New(wc, func(string) { ctl.Trigger() }))
+	}
 	return mux
 }
