@@ -139,6 +139,9 @@ type Deploy struct {
 
 // Build turns the controller's status and history into the page.
 func Build(st controller.Status, history func(string, int) ([]store.Deploy, error), now time.Time, log *slog.Logger) Page {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	p := Page{Host: text(st.Host), Env: text(st.Env), Generated: now.UTC().Format("2006-01-02 15:04:05 UTC"), Running: st.Running}
 	if src := st.Source; src != nil {
 		s := &Source{Ref: text(src.Ref), LastFetch: ago(now, src.LastFetch), Failing: src.Error != "", Failures: src.Failures}
@@ -155,7 +158,11 @@ func Build(st controller.Status, history func(string, int) ([]store.Deploy, erro
 			rd := reading(r)
 			p.Pressure = append(p.Pressure, rd)
 			if rd.Level == "warning" || rd.Level == "critical" {
-				p.Alerts = append(p.Alerts, Alert{rd.Level, fmt.Sprintf("host pressure: %s at %s", rd.What, rd.Value)})
+				msg := fmt.Sprintf("host pressure: %s at %s", rd.What, rd.Value)
+				if r.Error != "" {
+					msg = fmt.Sprintf("host pressure: %s unreadable", rd.What)
+				}
+				p.Alerts = append(p.Alerts, Alert{rd.Level, msg})
 			}
 		}
 	}
