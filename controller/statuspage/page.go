@@ -128,7 +128,7 @@ type Stack struct {
 // Service is one service as the events watcher saw it.
 type Service struct {
 	Name, Health, Tone string
-	Restarts, OOMKills int
+	Restarts, OOMKills int // Restarts in the last 24 hours
 	Incidents          []string
 }
 
@@ -224,7 +224,7 @@ func stackCard(s controller.StackStatus, now time.Time) Stack {
 	}
 	c.Note = strings.Join(notes, "; ")
 	for _, svc := range s.Services {
-		v := Service{Name: text(svc.Service), Health: text(svc.Health), Restarts: svc.Restarts, OOMKills: svc.OOMKills, Tone: "ok"}
+		v := Service{Name: text(svc.Service), Health: text(svc.Health), Restarts: svc.RestartsDay, OOMKills: svc.OOMKills, Tone: "ok"}
 		for _, k := range svc.Incidents {
 			v.Incidents = append(v.Incidents, strings.ReplaceAll(string(k), "_", " "))
 		}

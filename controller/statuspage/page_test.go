@@ -55,7 +55,7 @@ func sample() controller.Status {
 				Error: "verify: GET /health answered 500\n" + canary, Since: now.Add(-5 * time.Minute)}},
 			{StackState: store.StackState{Stack: "shop", State: controller.StateInSync, Applied: shopLive, Head: shopHead, Since: now.Add(-3 * time.Hour)},
 				Services: []watch.ServiceSummary{
-					{Service: "web", Restarts: 7, ExitCodes: []int{137}, Health: "unhealthy", Incidents: []notify.Kind{notify.RestartLoop}},
+					{Service: "web", Restarts: 9, RestartsDay: 7, ExitCodes: []int{137}, Health: "unhealthy", Incidents: []notify.Kind{notify.RestartLoop}},
 					{Service: "worker", Health: "healthy"},
 				}},
 			{StackState: store.StackState{Stack: "wiki", State: controller.StateDeploying, Since: now.Add(-2 * time.Second)}},
@@ -241,7 +241,7 @@ func BenchmarkStatusPage100(b *testing.B) {
 	for i := range 100 {
 		st.Stacks = append(st.Stacks, controller.StackStatus{
 			StackState: store.StackState{Stack: fmt.Sprintf("stack-%03d", i), State: controller.StateInSync, Applied: shopLive, Since: now.Add(-time.Hour)},
-			Services: []watch.ServiceSummary{{Service: "web", Health: "healthy", Restarts: i % 3}, {Service: "worker"}, {Service: "db", Health: "healthy"}}})
+			Services:   []watch.ServiceSummary{{Service: "web", Health: "healthy", Restarts: i % 3, RestartsDay: i % 2}, {Service: "worker"}, {Service: "db", Health: "healthy"}}})
 	}
 	hist := make([]store.Deploy, Deploys)
 	for i := range hist {

@@ -29,8 +29,9 @@ type container struct {
 // service is what the watcher remembers of one service of a stack.
 type service struct {
 	restarts  int
-	recent    []time.Time // restarts within the rule's window
-	exits     []int       // the last exit codes, newest last
+	hourly    [24]hourCount // restarts per hour of the last day
+	recent    []time.Time   // restarts within the rule's window
+	exits     []int         // the last exit codes, newest last
 	ooms      int
 	lastOOM   time.Time
 	health    string
@@ -38,6 +39,34 @@ type service struct {
 	unhealthy map[string]bool // containers unhealthy now
 
 	loop, oom, sick *incident
+}
+
+// hourCount is the restarts in one hour (Unix time / 3600).
+type hourCount struct {
+	hour int64
+	n    int
+}
+
+// countHourly adds a restart at t to its hour's slot, which it takes over from
+// the same slot's hour a day earlier.
+func (s *service) countHourly(t time.Time) {
+	h := t.Unix() / 3600
+	slot := &s.hourly[h%24]
+	if slot.hour != h {
+		*slot = hourCount{hour: h}
+	}
+	slot.n++
+}
+
+// lastDay is the restarts in the hour of now and the 23 before it.
+func (s *service) lastDay(now time.Time) int {
+	h, n := now.Unix()/3600, 0
+	for _, c := range s.hourly {
+		if c.hour > h-24 && c.hour <= h {
+			n += c.n
+		}
+	}
+	return n
 }
 
 // incident is one open incident of a service.
@@ -172,6 +201,7 @@ func (w *Watcher) restarted(s *service, k serviceKey, c *container, at time.Time
 		w.o.Metrics.RestartSeen(k.stack, k.service)
 	}
 	s.restarts++
+	s.countHourly(at)
 	r := w.rule(k)
 	kept := s.recent[:0]
 	for _, t := range s.recent {

@@ -10,10 +10,12 @@ import (
 // ServiceSummary is what the watcher saw of one service since berth
 // started: counts and states, never a log line or a value.
 type ServiceSummary struct {
-	Service   string `json:"service"`
-	Restarts  int    `json:"restarts"`
-	ExitCodes []int  `json:"last_exit_codes,omitempty"`
-	OOMKills  int    `json:"oom_kills"`
+	Service  string `json:"service"`
+	Restarts int    `json:"restarts"`
+	// RestartsDay are the restarts in the last 24 hours (by the hour).
+	RestartsDay int   `json:"restarts_24h"`
+	ExitCodes   []int `json:"last_exit_codes,omitempty"`
+	OOMKills    int   `json:"oom_kills"`
 	// Health is the last health status seen; HealthChanges counts them.
 	Health        string `json:"health,omitempty"`
 	HealthChanges int    `json:"health_changes"`
@@ -27,6 +29,7 @@ func (w *Watcher) Summary(stack string) []ServiceSummary {
 	if w == nil {
 		return nil
 	}
+	now := w.o.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []ServiceSummary
@@ -34,7 +37,7 @@ func (w *Watcher) Summary(stack string) []ServiceSummary {
 		if k.stack != stack {
 			continue
 		}
-		sum := ServiceSummary{Service: k.service, Restarts: s.restarts, ExitCodes: slices.Clone(s.exits),
+		sum := ServiceSummary{Service: k.service, Restarts: s.restarts, RestartsDay: s.lastDay(now), ExitCodes: slices.Clone(s.exits),
 			OOMKills: s.ooms, Health: s.health, HealthChanges: s.changes}
 		for _, open := range []struct {
 			inc  *incident

@@ -62,6 +62,27 @@ func TestRestartLoopOnceThenRecovery(t *testing.T) {
 	}
 }
 
+// The summary counts the restarts of the last 24 hours apart from all of
+// them since berth started.
+func TestRestartsOfTheLastDay(t *testing.T) {
+	now := t0
+	w := New(Options{Now: func() time.Time { return now }})
+	for _, at := range []time.Duration{0, time.Second, 2 * time.Hour, 30 * time.Hour, 30*time.Hour + time.Minute} {
+		for _, m := range crash("c1", at) {
+			w.record(m)
+		}
+	}
+	for _, c := range []struct {
+		at        time.Duration
+		all, last int
+	}{{3 * time.Hour, 5, 3}, {30*time.Hour + 5*time.Minute, 5, 2}, {60 * time.Hour, 5, 0}} {
+		now = t0.Add(c.at)
+		if s := w.Summary("shop"); s[0].Restarts != c.all || s[0].RestartsDay != c.last {
+			t.Errorf("at +%s: restarts %d, in the last 24 h %d; want %d and %d", c.at, s[0].Restarts, s[0].RestartsDay, c.all, c.last)
+		}
+	}
+}
+
 func TestReplayedEventsCountOnce(t *testing.T) {
 	w := New(Options{})
 	var ms []events.Message
