@@ -97,7 +97,7 @@ type Page struct {
 type Source struct {
 	Ref         string
 	Head        string // short hash
-	LastFetch   string // "3m ago", or "never"
+	LastFetch   string // the last successful fetch: "3m ago", or "never"
 	Failing     bool
 	Failures    int
 	HeadSubject string
@@ -149,7 +149,7 @@ func Build(st controller.Status, history func(string, int) ([]store.Deploy, erro
 			s.Head, s.HeadSubject = src.Head.Short(), firstLine(src.Head.Message)
 		}
 		if s.Failing {
-			p.Alerts = append(p.Alerts, Alert{"warning", fmt.Sprintf("fetching the repository failed %d times in a row", src.Failures)})
+			p.Alerts = append(p.Alerts, Alert{"warning", fmt.Sprintf("the Git source failed %d times in a row (berth status tells why)", src.Failures)})
 		}
 		p.Source = s
 	}
