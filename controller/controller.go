@@ -143,6 +143,7 @@ func New(o Options) (*Controller, error) {
 	}
 	c := &Controller{o: o, log: o.Logger, trigger: make(chan struct{}, 1), stacks: map[string]*stack{}, metrics: newMetrics(),
 		source: SourceStatus{URL: o.URL, Ref: o.Ref}}
+	c.metrics.reg.MustRegister(newStackCollector(c.Status))
 	states, err := o.Store.States()
 	if err != nil {
 		return nil, err
@@ -233,9 +234,10 @@ func (c *Controller) runCycle(ctx context.Context) time.Duration {
 			return c.fetchFailed(ctx, err)
 		}
 	}
+	fetched := time.Now()
 	head, err := withFetchTimeout(ctx, c.o.FetchTimeout, func(ctx context.Context) (gitsource.Commit, error) { return c.o.Source.Fetch(ctx) })
 	if ctx.Err() == nil {
-		c.metrics.fetch(err == nil)
+		c.metrics.fetch(err == nil, time.Since(fetched))
 	}
 	if err != nil {
 		return c.fetchFailed(ctx, err)
