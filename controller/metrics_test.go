@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -54,7 +55,7 @@ func series(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels
 	return nil
 }
 
-func newMetricsController(t *testing.T, states ...store.StackState) *Controller {
+func newMetricsController(t testing.TB, states ...store.StackState) *Controller {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "berth.db"))
 	if err != nil {
@@ -197,5 +198,30 @@ func TestMetricsPerController(t *testing.T) {
 	}
 	if v := series(t, scrape(t, b), "berth_fetches_total").GetCounter().GetValue(); v != 0 {
 		t.Errorf("second controller: %g fetches, want 0", v)
+	}
+}
+
+// BenchmarkScrape20 is one scrape of /metrics with 20 stacks, each with a
+// deploy and a reconcile counted: what a Prometheus server costs berth every
+// scrape interval.
+func BenchmarkScrape20(b *testing.B) {
+	var states []store.StackState
+	for i := range 20 {
+		states = append(states, store.StackState{Stack: fmt.Sprintf("s%02d", i), State: StateInSync, Applied: cA, Good: cA})
+	}
+	c := newMetricsController(b, states...)
+	for _, st := range states {
+		c.metrics.deploy(st.Stack, OutcomeSucceeded, 5*time.Second, time.Now())
+		c.metrics.reconciled(st.Stack, 20*time.Millisecond)
+	}
+	c.metrics.fetch(true, 50*time.Millisecond)
+	h := c.PublicHandler()
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
 	}
 }
