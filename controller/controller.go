@@ -124,7 +124,6 @@ type Controller struct {
 	pressure *pressureWatch   // nil when off
 	journeys *journeys
 	watch    *watch.Watcher // nil without Options.Events
-	counters *watchCounters
 
 	mu       sync.Mutex
 	source   SourceStatus
@@ -158,6 +157,7 @@ func New(o Options) (*Controller, error) {
 		c.pressure = newPressureWatch(c)
 	}
 	c.newWatch()
+	c.metrics.reg.MustRegister(newStackCollector(c.Status))
 	states, err := o.Store.States()
 	if err != nil {
 		return nil, err
@@ -252,9 +252,10 @@ func (c *Controller) runCycle(ctx context.Context) time.Duration {
 			return c.fetchFailed(ctx, err)
 		}
 	}
+	fetched := time.Now()
 	head, err := withFetchTimeout(ctx, c.o.FetchTimeout, func(ctx context.Context) (gitsource.Commit, error) { return c.o.Source.Fetch(ctx) })
 	if ctx.Err() == nil {
-		c.metrics.fetch(err == nil)
+		c.metrics.fetch(err == nil, time.Since(fetched))
 	}
 	if err != nil {
 		return c.fetchFailed(ctx, err)

@@ -2,10 +2,6 @@ package controller
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"sort"
-	"sync"
 
 	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/controller/store"
@@ -15,11 +11,10 @@ import (
 // newWatch makes the watcher of the engine's events when Options.Events
 // is set: restart loops, OOM kills and unhealthy containers become alerts.
 func (c *Controller) newWatch() {
-	c.counters = &watchCounters{restarts: map[[2]string]int64{}, ooms: map[[2]string]int64{}}
 	if c.o.Events == nil {
 		return
 	}
-	c.watch = watch.New(watch.Options{Engine: c.o.Events, Logger: c.log, Notify: c.o.Notify, Metrics: c.counters,
+	c.watch = watch.New(watch.Options{Engine: c.o.Events, Logger: c.log, Notify: c.o.Notify, Metrics: c.metrics,
 		Host: c.o.Host, URL: c.o.StatusURL, Owns: c.owns})
 }
 
@@ -58,47 +53,7 @@ func (c *Controller) watchRules(l *loaded) {
 	c.watch.SetRules(l.project.Name, rules)
 }
 
-// watchCounters are the watcher's counters in the metrics.
-type watchCounters struct {
-	mu       sync.Mutex
-	restarts map[[2]string]int64 // stack, service → count
-	ooms     map[[2]string]int64
-}
-
-var _ watch.Metrics = (*watchCounters)(nil)
-
-func (m *watchCounters) RestartSeen(stack, service string) {
-	m.mu.Lock()
-	m.restarts[[2]string{stack, service}]++
-	m.mu.Unlock()
-}
-
-func (m *watchCounters) OOMKilled(stack, service string) {
-	m.mu.Lock()
-	m.ooms[[2]string{stack, service}]++
-	m.mu.Unlock()
-}
-
-func (m *watchCounters) write(w io.Writer) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	series := func(name, text string, counts map[[2]string]int64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, text, name)
-		keys := make([][2]string, 0, len(counts))
-		for k := range counts {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(i, j int) bool { return keys[i][0]+"\x00"+keys[i][1] < keys[j][0]+"\x00"+keys[j][1] })
-		for _, k := range keys {
-			fmt.Fprintf(w, "%s{stack=%s,service=%s} %d\n", name, quote(k[0]), quote(k[1]), counts[k])
-		}
-	}
-	series("berth_container_restarts_total", "Restarts of containers by themselves seen since start, by stack and service.", m.restarts)
-	series("berth_container_oom_kills_total", "OOM kills of containers seen since start, by stack and service.", m.ooms)
-}
+var _ watch.Metrics = (*metrics)(nil)
 
 // projectOf is the compose project a stack's containers carry.
 func projectOf(st store.StackState) string {

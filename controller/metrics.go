@@ -1,120 +1,167 @@
 package controller
 
 import (
-	"fmt"
-	"io"
 	"net/http"
-	"runtime"
-	"sort"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metrics are the controller's counters, served at GET /metrics in the
-// Prometheus text format. A handful of series do not justify the client
-// library (and its dependencies); the format is a few lines of text.
+// metrics are the controller's series, served at GET /metrics. Each
+// controller has its own registry rather than the library's global one, so
+// that controllers built side by side (in tests) count apart. The series
+// are listed in docs/metrics.md.
 type metrics struct {
-	mu            sync.Mutex
-	deploys       map[[2]string]int64 // stack, outcome → count
-	deploySeconds map[string]float64  // stack → sum of deploy durations
-	fetches       int64
-	fetchFailures int64
-	lastFetchOK   time.Time
-	cycleSeconds  float64
-	pressure      map[[2]string]float64 // resource, path → ratio
-	journeys      map[[2]string]bool    // stack, probe → up
+	reg  *prometheus.Registry
+	http http.Handler
+
+	deploys          *prometheus.CounterVec   // stack, outcome
+	deploySeconds    *prometheus.HistogramVec // stack
+	lastDeploy       *prometheus.GaugeVec     // stack
+	rollbacks        *prometheus.CounterVec   // stack, outcome
+	reconcileSeconds *prometheus.HistogramVec // stack
+
+	fetches       prometheus.Counter
+	fetchFailures prometheus.Counter
+	fetchSeconds  prometheus.Histogram
+	lastFetchOK   prometheus.Gauge
+	cycleSeconds  prometheus.Gauge
+
+	webhooks       *prometheus.CounterVec   // provider, result
+	webhookSeconds *prometheus.HistogramVec // provider, result
+
+	hooks // series that the engine's events, host pressure and journeys set
 }
+
+// Buckets in seconds. A deploy pulls and starts containers and waits for
+// health: seconds to minutes. A reconcile with nothing to do is a few
+// milliseconds. A fetch is a Git round trip; a webhook is answered at once.
+var (
+	deployBuckets    = []float64{1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200}
+	reconcileBuckets = []float64{0.01, 0.05, 0.25, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+	fetchBuckets     = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+	webhookBuckets   = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
+)
 
 func newMetrics() *metrics {
-	return &metrics{deploys: map[[2]string]int64{}, deploySeconds: map[string]float64{}}
+	m := &metrics{reg: prometheus.NewRegistry()}
+	f := factory{m.reg}
+	m.deploys = f.counters("berth_deploys_total", "Deploys since start, by stack and outcome.", "stack", "outcome")
+	m.deploySeconds = f.histograms("berth_deploy_duration_seconds", "How long deploys took, from the first engine operation to the outcome.", deployBuckets, "stack")
+	m.lastDeploy = f.gauges("berth_last_deploy_success_timestamp_seconds", "When a deploy of the stack last succeeded (Unix time).", "stack")
+	m.rollbacks = f.counters("berth_rollbacks_total", "Rollbacks after a failed verification, by stack and outcome (succeeded: the last good commit is live again; failed: it is not).", "stack", "outcome")
+	m.reconcileSeconds = f.histograms("berth_reconcile_duration_seconds", "How long each reconcile of a stack took, with nothing to do or with a deploy.", reconcileBuckets, "stack")
+	m.fetches = f.counter("berth_fetches_total", "Fetches of the Git repository since start.")
+	m.fetchFailures = f.counter("berth_fetch_failures_total", "Failed fetches since start.")
+	m.fetchSeconds = f.histogram("berth_fetch_duration_seconds", "How long fetches of the Git repository took, failed or not.", fetchBuckets)
+	m.lastFetchOK = f.gauge("berth_last_fetch_success_timestamp_seconds", "When the last fetch succeeded (Unix time; 0: never).")
+	m.cycleSeconds = f.gauge("berth_cycle_seconds", "How long the last cycle (fetch and reconcile of every stack) took.")
+	m.webhooks = f.counters("berth_webhooks_total", "Webhook deliveries since start, by provider and result.", "provider", "result")
+	m.webhookSeconds = f.histograms("berth_webhook_duration_seconds", "How long webhook deliveries took to check and answer, by provider and result.", webhookBuckets, "provider", "result")
+	m.hooks = newHooks(f)
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.http = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return m
 }
 
-func (m *metrics) deploy(stack, outcome string, took time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.deploys[[2]string{stack, outcome}]++
-	m.deploySeconds[stack] += took.Seconds()
+// factory makes series and registers them in one registry.
+type factory struct{ reg *prometheus.Registry }
+
+func (f factory) counter(name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	f.reg.MustRegister(c)
+	return c
 }
 
-func (m *metrics) fetch(ok bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.fetches++
+func (f factory) counters(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	f.reg.MustRegister(c)
+	return c
+}
+
+func (f factory) gauge(name, help string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	f.reg.MustRegister(g)
+	return g
+}
+
+func (f factory) gauges(name, help string, labels ...string) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	f.reg.MustRegister(g)
+	return g
+}
+
+func (f factory) histogram(name, help string, buckets []float64) prometheus.Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
+	f.reg.MustRegister(h)
+	return h
+}
+
+func (f factory) histograms(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+	f.reg.MustRegister(h)
+	return h
+}
+
+// deploy counts an entry of the stack's history; took is from the first
+// engine operation to the outcome.
+func (m *metrics) deploy(stack, outcome string, took time.Duration, end time.Time) {
+	m.deploys.WithLabelValues(stack, outcome).Inc()
+	m.deploySeconds.WithLabelValues(stack).Observe(took.Seconds())
+	switch outcome {
+	case OutcomeSucceeded, OutcomeDrift, OutcomeSecrets:
+		m.lastDeploy.WithLabelValues(stack).Set(float64(end.UnixNano()) / 1e9)
+	case OutcomeRemoved:
+		// A stack that left the repo or this host has no last deploy
+		// to watch; its counters stay, as history.
+		m.lastDeploy.DeleteLabelValues(stack)
+	}
+}
+
+// rollback counts a rollback after a failed verification.
+func (m *metrics) rollback(stack string, ok bool) {
+	outcome := "failed"
 	if ok {
-		m.lastFetchOK = time.Now()
+		outcome = "succeeded"
+	}
+	m.rollbacks.WithLabelValues(stack, outcome).Inc()
+}
+
+// reconciled observes one reconcile of a stack, from its start to its
+// outcome written.
+func (m *metrics) reconciled(stack string, took time.Duration) {
+	m.reconcileSeconds.WithLabelValues(stack).Observe(took.Seconds())
+}
+
+// fetch counts a fetch of the repository, failed or not.
+func (m *metrics) fetch(ok bool, took time.Duration) {
+	m.fetches.Inc()
+	m.fetchSeconds.Observe(took.Seconds())
+	if ok {
+		m.lastFetchOK.SetToCurrentTime()
 	} else {
-		m.fetchFailures++
+		m.fetchFailures.Inc()
 	}
 }
 
-func (m *metrics) cycle(took time.Duration) {
-	m.mu.Lock()
-	m.cycleSeconds = took.Seconds()
-	m.mu.Unlock()
+func (m *metrics) cycle(took time.Duration) { m.cycleSeconds.Set(took.Seconds()) }
+
+// webhook counts a delivery that reached a provider's handler; result is
+// its class (accepted, ping, ignored, rejected, refused), never text the
+// sender chose.
+func (m *metrics) webhook(provider, result string, took time.Duration) {
+	m.webhooks.WithLabelValues(provider, result).Inc()
+	m.webhookSeconds.WithLabelValues(provider, result).Observe(took.Seconds())
 }
 
-// write renders the metrics and each stack's state.
-func (m *metrics) write(w io.Writer, stacks []StackStatus) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	help := func(name, kind, text string) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, kind)
-	}
-	help("berth_stack_state", "gauge", "1 for each stack's current state.")
-	for _, s := range stacks {
-		fmt.Fprintf(w, "berth_stack_state{stack=%s,state=%s} 1\n", quote(s.Stack), quote(s.State))
-	}
-	help("berth_stack_failed_commit", "gauge", "1 while a stack has a commit that failed verification and is not retried.")
-	for _, s := range stacks {
-		failed := 0
-		if s.Failed != "" {
-			failed = 1
-		}
-		fmt.Fprintf(w, "berth_stack_failed_commit{stack=%s} %d\n", quote(s.Stack), failed)
-	}
-	help("berth_deploys_total", "counter", "Deploys since start, by stack and outcome.")
-	keys := make([][2]string, 0, len(m.deploys))
-	for k := range m.deploys {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+"\x00"+keys[i][1] < keys[j][0]+"\x00"+keys[j][1] })
-	for _, k := range keys {
-		fmt.Fprintf(w, "berth_deploys_total{stack=%s,outcome=%s} %d\n", quote(k[0]), quote(k[1]), m.deploys[k])
-	}
-	help("berth_deploy_seconds_total", "counter", "Time spent deploying since start, by stack.")
-	names := make([]string, 0, len(m.deploySeconds))
-	for n := range m.deploySeconds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "berth_deploy_seconds_total{stack=%s} %g\n", quote(n), m.deploySeconds[n])
-	}
-	help("berth_fetches_total", "counter", "Fetches of the Git repository since start.")
-	fmt.Fprintf(w, "berth_fetches_total %d\n", m.fetches)
-	help("berth_fetch_failures_total", "counter", "Failed fetches since start.")
-	fmt.Fprintf(w, "berth_fetch_failures_total %d\n", m.fetchFailures)
-	help("berth_last_fetch_success_timestamp_seconds", "gauge", "When the last fetch succeeded (Unix time; 0: never).")
-	last := 0.0
-	if !m.lastFetchOK.IsZero() {
-		last = float64(m.lastFetchOK.UnixNano()) / 1e9
-	}
-	fmt.Fprintf(w, "berth_last_fetch_success_timestamp_seconds %g\n", last)
-	help("berth_cycle_seconds", "gauge", "How long the last cycle (fetch and reconcile of every stack) took.")
-	fmt.Fprintf(w, "berth_cycle_seconds %g\n", m.cycleSeconds)
-	m.writeWatch(w)
-	help("go_goroutines", "gauge", "Number of goroutines that currently exist.")
-	fmt.Fprintf(w, "go_goroutines %d\n", runtime.NumGoroutine())
+// WebhookHandled is the webhook handler's report of one delivery (see
+// webhook.Config.Observe).
+func (c *Controller) WebhookHandled(provider, result string, took time.Duration) {
+	c.metrics.webhook(provider, result, took)
 }
 
-// quote is a label value in the text format's quoting.
-func quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`).Replace(s) + `"`
-}
-
-func (c *Controller) serveMetrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	c.metrics.write(w, c.Status().Stacks)
-	c.counters.write(w)
+func (c *Controller) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	c.metrics.http.ServeHTTP(w, r)
 }

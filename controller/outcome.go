@@ -34,6 +34,7 @@ func (c *Controller) records() recorder {
 // rollout (see progress) is written before.
 type outcome struct {
 	head  gitsource.Commit // the commit the reconcile worked towards
+	began time.Time        // when the reconcile began
 	start time.Time        // when its engine work began
 
 	// changes are the status fields the steps changed, in order; finish
@@ -69,7 +70,8 @@ const (
 )
 
 func (s *stack) begin(head gitsource.Commit) *outcome {
-	return &outcome{head: head, start: time.Now()}
+	now := time.Now()
+	return &outcome{head: head, began: now, start: now}
 }
 
 // set changes status fields when the reconcile finishes.
@@ -109,6 +111,16 @@ func (s *stack) finish(o *outcome) {
 	if note != "" {
 		s.notify(note, o.head, reason)
 	}
+	s.measure(o)
+}
+
+// measure observes the reconcile and counts a rollback, when a failed
+// verification asked for one.
+func (s *stack) measure(o *outcome) {
+	s.c.metrics.reconciled(s.name, time.Since(o.began))
+	if o.kind == reconcile.RollBack {
+		s.c.metrics.rollback(s.name, o.end == endRolledBack)
+	}
 }
 
 // progress publishes a rollout that starts: the stack's state becomes
@@ -134,7 +146,7 @@ func (s *stack) record(d *store.Deploy) {
 	d.Stack = s.name
 	d.Error = s.red.String(d.Error)
 	d.Operations, d.Warnings = s.red.Strings(d.Operations), s.red.Strings(d.Warnings)
-	s.c.metrics.deploy(s.name, d.Outcome, d.End.Sub(d.Start))
+	s.c.metrics.deploy(s.name, d.Outcome, d.End.Sub(d.Start), d.End)
 	if err := s.c.records().AddDeploy(d); err != nil {
 		s.log.Error("record deploy", "error", err)
 	}

@@ -2,11 +2,11 @@ package e2e
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/berth-gitops/berth/controller"
 	"github.com/berth-gitops/berth/controller/store"
@@ -160,22 +160,24 @@ func TestControllerRollsBack(t *testing.T) {
 		t.Fatalf("status:\n%s", out)
 	}
 
-	t.Log("the metrics count the deploys by outcome")
-	res, err := http.Get("http://" + run.addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	for _, want := range []string{
-		`berth_deploys_total{stack="` + shop.project + `",outcome="rolled back"} 2`,
-		`berth_stack_state{stack="` + shop.project + `",state="in sync"} 1`,
-		"berth_fetches_total ",
-		"# TYPE berth_deploys_total counter",
+	t.Log("the metrics count the deploys and the rollbacks by outcome")
+	fams := scrape(t, run.addr)
+	for _, w := range []struct {
+		name   string
+		labels []string
+	}{
+		{"berth_deploys_total", []string{"outcome", "rolled back", "stack", shop.project}},
+		{"berth_rollbacks_total", []string{"outcome", "succeeded", "stack", shop.project}},
 	} {
-		if !strings.Contains(string(body), want) {
-			t.Fatalf("/metrics lacks %q:\n%s", want, body)
+		if v := mustMetric(t, fams, w.name, w.labels...).GetCounter().GetValue(); v != 2 {
+			t.Errorf("%s%q = %g, want 2", w.name, w.labels, v)
 		}
+	}
+	if v := mustMetric(t, fams, "berth_stack_state", "stack", shop.project, "state", "in sync").GetGauge().GetValue(); v != 1 {
+		t.Errorf("berth_stack_state in sync = %g, want 1", v)
+	}
+	if fams["berth_fetches_total"].GetType() != dto.MetricType_COUNTER || fams["berth_deploys_total"].GetType() != dto.MetricType_COUNTER {
+		t.Errorf("fetches and deploys are not counters: %v %v", fams["berth_fetches_total"].GetType(), fams["berth_deploys_total"].GetType())
 	}
 }
 

@@ -263,8 +263,8 @@ func TestWatchEvents(t *testing.T) {
 
 	metrics := httpGet(t, "http://"+run.addr+"/metrics")
 	for _, series := range []string{
-		`berth_container_restarts_total{stack="` + loop.project + `",service="loop"} 3`,
-		`berth_container_oom_kills_total{stack="` + hog.project + `",service="hog"} `,
+		`berth_container_restarts_total{service="loop",stack="` + loop.project + `"} 3`,
+		`berth_container_oom_kills_total{service="hog",stack="` + hog.project + `"} `,
 	} {
 		if !strings.Contains(metrics, series) {
 			t.Errorf("metrics lack %s", series)

@@ -141,7 +141,7 @@ func TestWatchJourney(t *testing.T) {
 		t.Error("status still shows the journey failing")
 	}
 	metrics := httpGet(t, "http://"+run.addr+"/metrics")
-	if want := `berth_journey_up{stack="` + app.project + `",probe="GET http://web:8080/version"} 1`; !strings.Contains(metrics, want) {
+	if want := `berth_journey_up{probe="GET http://web:8080/version",stack="` + app.project + `"} 1`; !strings.Contains(metrics, want) {
 		t.Errorf("metrics lack %s", want)
 	}
 

@@ -290,7 +290,7 @@ func handler(cfg config.Config, sec config.Secrets, g *globals, ctl *controller.
 		GitHubSecret: []byte(sec.GitHubWebhookSecret), GiteaSecret: []byte(sec.GiteaWebhookSecret),
 		GitLabToken: []byte(sec.GitLabWebhookToken), BitbucketSecret: []byte(sec.BitbucketWebhookSecret),
 		GenericSecret: []byte(sec.GenericWebhookSecret), Logger: g.logger,
-		MaxConcurrent: cfg.Webhooks.MaxConcurrent,
+		MaxConcurrent: cfg.Webhooks.MaxConcurrent, Observe: ctl.WebhookHandled,
 	}
 	switch {
 	case cfg.Tag != "":

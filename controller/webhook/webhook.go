@@ -65,6 +65,11 @@ type Config struct {
 	// BodyTimeout bounds the reading of one body (default 10 s): a sender
 	// trickling its body keeps a place that long at most.
 	BodyTimeout time.Duration
+
+	// Observe, when set, is told of each delivery to an enabled provider:
+	// the provider, the result's class (accepted, ping, ignored, rejected
+	// or refused) and how long checking and answering it took.
+	Observe func(provider, result string, took time.Duration)
 }
 
 // Enabled says whether any provider is on, that is whether the handler
@@ -136,10 +141,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	start := time.Now()
 	event, id := printable(p.event(r.Header)), printable(p.delivery(r.Header))
 	res := h.handle(p, w, r, event, id)
 	h.log(r, p, event, id, res)
 	respond(w, res.status, res.outcome)
+	if h.cfg.Observe != nil {
+		h.cfg.Observe(p.name, res.class(), time.Since(start))
+	}
 	if res.status == http.StatusAccepted {
 		h.trigger(res.reason)
 	}
@@ -160,6 +169,14 @@ func (h *handler) log(r *http.Request, p *provider, event, id string, res result
 		level = slog.LevelWarn
 	}
 	h.cfg.Logger.Log(r.Context(), level, "webhook", attrs...)
+}
+
+// class is the result's first word, a short fixed set: accepted, ping,
+// ignored, rejected, refused. What follows it may hold text the sender
+// chose, which must not become a label.
+func (r result) class() string {
+	c, _, _ := strings.Cut(r.outcome, ":")
+	return c
 }
 
 // handle checks one delivery; it has no side effect but remembering the
