@@ -33,7 +33,7 @@ func BenchmarkPollInSync20(b *testing.B) {
 // time, CPU and allocations per cycle it reports the process's peak
 // resident memory (VmHWM, which includes the test binary).
 func BenchmarkCycle100x10(b *testing.B) {
-	benchPollInSync(b, 100, 10, "    network_mode: none\n")
+	benchPollInSync(b, 100, 10, "    network_mode: none\n    x-berth: {parallelism: 10, stability: 0s}\n")
 }
 
 func benchPollInSync(b *testing.B, stacks, replicas int, extra string) {
