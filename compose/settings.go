@@ -45,6 +45,8 @@ type Settings struct {
 	// consecutive misses before a journey counts as failing (default 3).
 	Watch         time.Duration
 	WatchFailures int
+	// Windows are the stack's deploy windows, besides the host's.
+	Windows []Window
 }
 
 // MinWatch is the shortest x-berth watch: probes every few seconds would

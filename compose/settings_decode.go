@@ -114,6 +114,10 @@ func (d *decoder) stack(set *Settings, raw any) {
 			if d.full {
 				set.Watch = d.watch(key, v)
 			}
+		case "windows":
+			if d.full {
+				set.Windows = d.windows(key, v)
+			}
 		case "watch_failures":
 			if d.full {
 				if set.WatchFailures = d.integer(key, v); set.WatchFailures < 1 {
@@ -121,7 +125,7 @@ func (d *decoder) stack(set *Settings, raw any) {
 				}
 			}
 		default:
-			d.fail(key, "unknown key (known: hosts, prune_volumes, verify, bake, watch, watch_failures)")
+			d.fail(key, "unknown key (known: hosts, prune_volumes, verify, bake, watch, watch_failures, windows)")
 		}
 	}
 }
@@ -146,6 +150,51 @@ func (d *decoder) hosts(key string, v any) []string {
 			continue
 		}
 		out = append(out, h)
+	}
+	return out
+}
+
+// windows reads a list of deploy windows, each {kind, schedule, duration,
+// timezone}; an error names the entry and its field.
+func (d *decoder) windows(key string, v any) []Window {
+	list, ok := v.([]any)
+	if !ok {
+		d.fail(key, "want a list of windows, got %s", describe(v))
+		return nil
+	}
+	var out []Window
+	for i, item := range list {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		m, ok := item.(map[string]any)
+		if !ok {
+			d.fail(k, "want a mapping of kind, schedule, duration and timezone, got %s", describe(item))
+			continue
+		}
+		var f [4]string
+		bad := false
+		for _, name := range slices.Sorted(maps.Keys(m)) {
+			i := slices.Index([]string{"kind", "schedule", "duration", "timezone"}, name)
+			if i < 0 {
+				d.fail(k+"."+name, "unknown key (known: kind, schedule, duration, timezone)")
+				bad = true
+				continue
+			}
+			s, ok := m[name].(string)
+			if !ok {
+				d.fail(k+"."+name, "want a string, got %s", describe(m[name]))
+				bad = true
+			}
+			f[i] = s
+		}
+		if bad {
+			continue
+		}
+		w, err := ParseWindow(f[0], f[1], f[2], f[3])
+		if err != nil {
+			d.errs = append(d.errs, fmt.Errorf("%s.%s.%w", d.where, k, err))
+			continue
+		}
+		out = append(out, w)
 	}
 	return out
 }

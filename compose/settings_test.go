@@ -202,3 +202,33 @@ services:
 		}
 	}
 }
+
+// TestReadStackSettingsWindows: x-berth windows are read whole; a bad
+// entry is refused naming its index and field.
+func TestReadStackSettingsWindows(t *testing.T) {
+	const head = "services:\n  web: {image: app:1}\nx-berth:\n  windows:\n"
+	p := mustLoadSpecProject(t, head+"    - {kind: deny, schedule: \"0 22 * * *\", duration: 10h, timezone: Europe/Berlin}\n    - {kind: allow, schedule: \"0 8 * * 1-5\", duration: 10h}\n", nil)
+	set, err := compose.ReadStackSettings(p)
+	if err != nil || len(set.Windows) != 2 {
+		t.Fatalf("windows = %+v, %v", set.Windows, err)
+	}
+	if w := set.Windows[0]; w.Kind != compose.WindowDeny || w.Duration != 10*time.Hour || w.Location.String() != "Europe/Berlin" {
+		t.Errorf("first window = %+v", w)
+	}
+	if w := set.Windows[1]; w.Kind != compose.WindowAllow || w.Location != time.UTC {
+		t.Errorf("second window = %+v", w)
+	}
+	for body, want := range map[string]string{
+		"    - {kind: later, schedule: \"0 8 * * *\", duration: 1h}\n":             `x-berth.windows[0].kind: "later" is not allow or deny`,
+		"    - {kind: deny, schedule: \"0 8 * *\", duration: 1h}\n":                "x-berth.windows[0].schedule:",
+		"    - {kind: deny, schedule: \"0 8 * * *\", duration: 1}\n":               "x-berth.windows[0].duration: want a string",
+		"    - {kind: deny, schedule: \"0 8 * * *\", duration: 1h, timezone: X}\n": "x-berth.windows[0].timezone:",
+		"    - {kind: deny, schedule: \"0 8 * * *\", duration: 1h, tz: UTC}\n":     "x-berth.windows[0].tz: unknown key",
+		"    - deny\n": "x-berth.windows[0]: want a mapping",
+	} {
+		_, err := compose.ReadStackSettings(mustLoadSpecProject(t, head+body, nil))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v\nwant an error containing %s", body, err, want)
+		}
+	}
+}
