@@ -98,6 +98,9 @@ type Config struct {
 	SharedSecrets []string `yaml:"shared_secrets"`
 	// Pressure is the host pressure watch.
 	Pressure Pressure `yaml:"pressure"`
+	// Windows are the deploy windows of every stack: outside them a new
+	// commit waits (windows.go).
+	Windows []Window `yaml:"windows"`
 }
 
 // Control places the control socket and says which group may use it

@@ -67,6 +67,9 @@ func (c *Config) Validate() error {
 	if _, err := ParseSchedule(c.Poll); err != nil {
 		add("poll: %w", err)
 	}
+	if _, err := c.DeployWindows(); err != nil {
+		add("%w", err)
+	}
 	if c.Drift != DriftCorrect && c.Drift != DriftWarn {
 		add("drift: %q is not %q or %q", c.Drift, DriftCorrect, DriftWarn)
 	}
