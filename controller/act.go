@@ -19,6 +19,10 @@ const (
 	ActSuspend  = "suspend"  // stop acting on the stack, changing nothing
 	ActResume   = "resume"   // follow the branch again (after suspend or rollback)
 	ActRollback = "rollback" // put the stack on an earlier good commit and pin it
+	ActSync     = "sync"     // look at the stack now
+	// ActOverrideWindow deploys the stack's new commit now, outside its
+	// deploy windows; the history names who asked.
+	ActOverrideWindow = "override-window"
 )
 
 // Act records a person's decision about a stack and triggers a cycle to
@@ -63,8 +67,12 @@ func (c *Controller) Act(name, action, to, by string) (StackStatus, error) {
 				st.Failed = "" // a person chose it again
 			}
 		}
+	case ActSync:
+		change = func(st *store.StackState) {}
+	case ActOverrideWindow:
+		change = func(st *store.StackState) { st.Override = by }
 	default:
-		return StackStatus{}, fmt.Errorf("unknown action %q: want retry, suspend, resume or rollback", action)
+		return StackStatus{}, fmt.Errorf("unknown action %q: want retry, suspend, resume, rollback, sync or override-window", action)
 	}
 	s.update(change)
 	c.log.Info("stack "+action+" asked", "stack", name, "to", gitsource.Short(to), "by", by)

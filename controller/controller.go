@@ -20,6 +20,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/compose/apply"
 	"github.com/berth-gitops/berth/compose/stacks"
 	"github.com/berth-gitops/berth/controller/notify"
@@ -105,6 +106,8 @@ type Options struct {
 	// which no stack may mount.
 	Policy        policy.Settings
 	PolicyRefused []string
+	// Windows are the host's deploy windows; a stack's x-berth adds its own.
+	Windows []compose.Window
 	// Pressure is the host pressure watch; off when Pressure.Every is 0.
 	Pressure PressureOptions
 	// Events is the engine whose events are followed for restart loops,

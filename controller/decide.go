@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/berth-gitops/berth/compose"
 	"github.com/berth-gitops/berth/controller/notify"
 	"github.com/berth-gitops/berth/controller/reconcile"
 	"github.com/berth-gitops/berth/controller/store"
@@ -20,6 +21,11 @@ type event struct {
 	// stack's files at target are those of st.Failed and st.Attempted, and
 	// whether the host secrets changed since the stack stalled.
 	sameAsFailed, sameAsAttempted, secretsChanged bool
+
+	// For evLook: whether the deploy windows keep a new commit out now,
+	// and when the next one opens.
+	windowClosed bool
+	windowOpens  time.Time
 
 	// For evFault: the error, its message as status shows it, and the
 	// consecutive faults of the stack, this one included.
@@ -56,8 +62,13 @@ func decide(st store.StackState, ev event) (store.StackState, []action) {
 		st.State = StateSuspended
 		return st, nil
 	}
+	st.WindowOpens = time.Time{}
 	switch {
 	case ev.target == st.Applied:
+		st.Override = "" // nothing to deploy: a past override ends
+		if st.State == StateWaiting {
+			st.State = StateInSync // the waiting commit was left for the live one
+		}
 		if st.State == StateRetrying && st.Attempted == st.Applied && ev.now.Before(st.RetryAt) {
 			return st, nil // putting the applied commit back failed: wait
 		}
@@ -81,6 +92,15 @@ func decide(st store.StackState, ev event) (store.StackState, []action) {
 		return st, []action{actCheckDrift}
 	case st.State == StateRetrying && ev.target == st.Attempted && ev.now.Before(st.RetryAt):
 		return st, nil
+	}
+	if ev.windowClosed && st.Override == "" && st.Pinned != ev.target {
+		// Outside the deploy windows a new commit waits; a person's
+		// rollback (the pinned commit) and drift correction do not.
+		st.State, st.WindowOpens = StateWaiting, ev.windowOpens
+		return st, []action{actCheckDrift}
+	}
+	if st.State == StateWaiting {
+		st.State = StateInSync // the deploy sets its own state
 	}
 	return st, []action{actDeploy}
 }
@@ -155,4 +175,10 @@ func summarize(o outcome) (history string, note notify.Kind, reason string) {
 func RetryNote(st store.StackState, now time.Time) string {
 	wait := max(st.RetryAt.Sub(now), 0).Round(time.Second)
 	return fmt.Sprintf("%s, next try in %s", st.Retry, wait)
+}
+
+// WindowNote is the status line of a stack waiting for a deploy window,
+// e.g. "waiting for window, opens Mon 08:00 Europe/Berlin".
+func WindowNote(st store.StackState, now time.Time) string {
+	return "waiting for window, opens " + compose.WindowNote(st.WindowOpens, now)
 }

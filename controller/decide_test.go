@@ -187,3 +187,52 @@ func TestSummarize(t *testing.T) {
 		})
 	}
 }
+
+// TestDecideWindows: outside the deploy windows a new commit waits, with
+// the drift check still done; an override, a rollback (the pinned commit)
+// and the live commit go ahead.
+func TestDecideWindows(t *testing.T) {
+	opens := now.Add(3 * time.Hour)
+	closed := func(target string) event {
+		return event{target: target, now: now, windowClosed: true, windowOpens: opens}
+	}
+	with := func(f func(*store.StackState)) store.StackState {
+		st := inSync()
+		f(&st)
+		return st
+	}
+	waiting := with(func(st *store.StackState) { st.State, st.WindowOpens = StateWaiting, opens })
+	cases := []struct {
+		name     string
+		st       store.StackState
+		ev       event
+		want     []action
+		state    string
+		opens    time.Time
+		override string
+	}{
+		{"new commit, window closed: wait, check drift", inSync(), closed(cB), []action{actCheckDrift}, StateWaiting, opens, ""},
+		{"still closed: keep waiting", waiting, closed(cB), []action{actCheckDrift}, StateWaiting, opens, ""},
+		{"window opens: deploy", waiting, event{target: cB, now: now}, []action{actDeploy}, StateInSync, time.Time{}, ""},
+		{"live commit, window closed: drift check only", inSync(), closed(cA), []action{actCheckDrift}, StateInSync, time.Time{}, ""},
+		{"waiting commit reverted: in sync", waiting, closed(cA), []action{actCheckDrift}, StateInSync, time.Time{}, ""},
+		{"override: deploy now", with(func(st *store.StackState) { st.State, st.Override = StateWaiting, "alice (uid 1000)" }),
+			closed(cB), []action{actDeploy}, StateInSync, time.Time{}, "alice (uid 1000)"},
+		{"override with nothing new: cleared", with(func(st *store.StackState) { st.Override = "alice (uid 1000)" }),
+			closed(cA), []action{actCheckDrift}, StateInSync, time.Time{}, ""},
+		{"rollback to the pinned commit: deploy", with(func(st *store.StackState) { st.Pinned = cC }), closed(cC), []action{actDeploy}, StateInSync, time.Time{}, ""},
+		{"suspended: nothing", with(func(st *store.StackState) { st.Suspended = true }), closed(cB), nil, StateSuspended, time.Time{}, ""},
+		{"retrying before its time: nothing", with(func(st *store.StackState) {
+			st.State, st.Attempted, st.Retry, st.RetryAt = StateRetrying, cB, "export failed", now.Add(time.Minute)
+		}), closed(cB), nil, StateRetrying, time.Time{}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, acts := decide(c.st, c.ev)
+			if !slices.Equal(acts, c.want) || got.State != c.state || !got.WindowOpens.Equal(c.opens) || got.Override != c.override {
+				t.Fatalf("decide = %s opens %v override %q, %v; want %s opens %v override %q, %v",
+					got.State, got.WindowOpens, got.Override, acts, c.state, c.opens, c.override, c.want)
+			}
+		})
+	}
+}

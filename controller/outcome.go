@@ -54,6 +54,7 @@ type outcome struct {
 	newCommit bool     // an applied end moved the stack to a commit it was not on
 	warnings  []string // lint warnings of the commit deployed
 	back      string   // the good commit a failed verification went back to
+	by        string   // who asked for a deploy outside the deploy windows
 }
 
 // ending is how a reconcile ended, for the history and the notification.
@@ -106,7 +107,7 @@ func (s *stack) finish(o *outcome) {
 	}
 	if history != "" {
 		s.record(&store.Deploy{Commit: o.head.Hash, Author: o.head.Author, Message: firstLine(o.head.Message),
-			Start: o.start, End: time.Now(), Outcome: history, Error: o.msg, Operations: o.ops, Warnings: o.warnings})
+			Start: o.start, End: time.Now(), Outcome: history, Error: o.msg, Operations: o.ops, Warnings: o.warnings, By: o.by})
 	}
 	if note != "" {
 		s.notify(note, o.head, reason)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,7 @@ const (
 	StateRemoved    = "removed"
 	StateRolledBack = "rolled back"
 	StateSuspended  = "suspended"
+	StateWaiting    = "waiting for window" // a new commit waits for a deploy window
 )
 
 // The outcomes of a deploy in the history.
@@ -160,6 +162,10 @@ func (s *stack) look(st store.StackState, target string) event {
 	if st.Suspended || target == st.Applied {
 		return ev
 	}
+	if st.Override == "" && st.Pinned != target {
+		open, next := compose.WindowOpen(s.windows(), ev.now)
+		ev.windowClosed, ev.windowOpens = !open, next
+	}
 	if st.Failed != "" {
 		ev.sameAsFailed = s.sameFiles(st.Failed, target)
 	}
@@ -168,6 +174,17 @@ func (s *stack) look(st store.StackState, target string) event {
 		ev.secretsChanged = s.stalledSecrets != s.c.secrets
 	}
 	return ev
+}
+
+// windows are the deploy windows a new commit of the stack waits for: the
+// host's and those of the stack's live commit (a commit cannot lift the
+// windows it would deploy under).
+func (s *stack) windows() []compose.Window {
+	ws := s.c.o.Windows
+	if s.loaded != nil && len(s.loaded.settings.Windows) > 0 {
+		ws = append(slices.Clone(ws), s.loaded.settings.Windows...)
+	}
+	return ws
 }
 
 // adopt records the fields a decision changed, and only those: a person's
@@ -179,6 +196,10 @@ func (s *stack) adopt(o *outcome, st, next store.StackState) {
 	o.set(func(cur *store.StackState) {
 		cur.State, cur.Attempted, cur.Error = next.State, next.Attempted, next.Error
 		cur.Retry, cur.RetryAt = next.Retry, next.RetryAt
+		cur.WindowOpens = next.WindowOpens
+		if next.Override == "" {
+			cur.Override = ""
+		}
 	})
 }
 
@@ -191,6 +212,11 @@ func (s *stack) sameFiles(a, b string) bool {
 // stack's folder is recorded without engine work.
 func (s *stack) deploy(ctx context.Context, o *outcome) {
 	st, head := s.view(o), o.head
+	if st.Override != "" {
+		o.by = st.Override
+		o.set(func(st *store.StackState) { st.Override = "" })
+		s.log.Info("deploying outside the deploy windows", "commit", head.Short(), "by", o.by)
+	}
 	if st.Applied != "" && s.loaded != nil && s.unchanged(st.Applied, head.Hash) {
 		s.loaded.commit = head.Hash
 		o.set(func(st *store.StackState) {

@@ -231,6 +231,12 @@ func note(s controller.StackStatus) string {
 		}
 		parts = append(parts, fmt.Sprintf("%s %s: berth retry %s", gitsource.Short(s.Failed), what, s.Stack))
 	}
+	if s.State == controller.StateWaiting {
+		parts = append(parts, controller.WindowNote(s.StackState, time.Now()))
+	}
+	if s.Override != "" {
+		parts = append(parts, "deploy outside the windows asked by "+s.Override)
+	}
 	if s.State == controller.StateRetrying && s.Retry != "" {
 		parts = append(parts, controller.RetryNote(s.StackState, time.Now()))
 	}

@@ -38,7 +38,8 @@ type StackState struct {
 	// what to remove when the stack leaves the repo.
 	Project string `json:"project,omitempty"`
 	// State is "in sync", "deploying", "stalled", "retrying", "failed",
-	// "rolled back", "drifted", "suspended" or "removed".
+	// "rolled back", "drifted", "suspended", "waiting for window" or
+	// "removed".
 	State     string `json:"state"`
 	Applied   string `json:"applied,omitempty"`   // the commit whose state runs
 	Attempted string `json:"attempted,omitempty"` // the last commit tried
@@ -66,6 +67,13 @@ type StackState struct {
 	// unreachable") and RetryAt when berth tries again.
 	Retry   string    `json:"retry,omitempty"`
 	RetryAt time.Time `json:"retry_at,omitzero"`
+	// WindowOpens is, while the stack is waiting for a deploy window, when
+	// the next one opens (zero when none opens within a year).
+	WindowOpens time.Time `json:"window_opens,omitzero"`
+	// Override names who asked, with `berth sync --override-window`, that
+	// the next deploy go ahead outside the deploy windows; the deploy
+	// clears it.
+	Override string `json:"override,omitempty"`
 }
 
 // Deploy is one attempt to bring a stack to a commit.
@@ -84,6 +92,8 @@ type Deploy struct {
 	Operations []string `json:"operations,omitempty"`
 	// Warnings are the lint warnings of the commit deployed.
 	Warnings []string `json:"warnings,omitempty"`
+	// By names who asked for a deploy outside the deploy windows.
+	By string `json:"by,omitempty"`
 }
 
 // Store is the state database. Its methods are safe for concurrent use.
