@@ -77,6 +77,33 @@ stack there: it stops following the branch, as status shows, until
 	return cmd
 }
 
+func newSyncCmd(g *globals) *cobra.Command {
+	r := &reader{}
+	var override bool
+	cmd := &cobra.Command{
+		Use:   "sync STACK",
+		Short: "Look at a stack now; with --override-window, deploy its new commit outside the deploy windows",
+		Long: `sync asks the running controller to look at the stack now. Outside the
+stack's deploy windows a new commit waits ("waiting for window" in status);
+--override-window deploys it now, and the history names who asked.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			action := controller.ActSync
+			if override {
+				action = controller.ActOverrideWindow
+			}
+			st, err := r.act(cmd.Context(), args[0], action, "")
+			if err != nil {
+				return err
+			}
+			return r.printStack(g, st)
+		},
+	}
+	r.register(cmd)
+	cmd.Flags().BoolVar(&override, "override-window", false, "deploy the new commit now, even outside the deploy windows")
+	return cmd
+}
+
 // act posts an action to the running controller's control socket.
 func (r *reader) act(ctx context.Context, stack, action, to string) (controller.StackStatus, error) {
 	var st controller.StackStatus

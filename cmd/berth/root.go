@@ -88,7 +88,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: 2, err: err} })
 	root.AddCommand(newVersionCmd(g), newConfigCmd(g), newPlanCmd(g), newApplyCmd(g))
 	root.AddCommand(newRunCmd(g), newStatusCmd(g), newHistoryCmd(g))
-	root.AddCommand(newRollbackCmd(g),
+	root.AddCommand(newRollbackCmd(g), newSyncCmd(g),
 		newActCmd(g, controller.ActResume, "Follow the branch again after rollback or suspend", ""),
 		newActCmd(g, controller.ActSuspend, "Stop acting on a stack without changing anything", "suspend makes the controller leave the stack as it is (no deploys, no drift\ncorrection) until 'berth resume STACK'."),
 		newActCmd(g, controller.ActRetry, "Deploy a commit that failed verification again", "retry clears the failed commit that berth never retries by itself, so the\nnext cycle deploys it again."))

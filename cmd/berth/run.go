@@ -83,6 +83,10 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		return &exitError{code: 2, err: err}
 	}
 	defer engine.Close()
+	windows, err := cfg.DeployWindows() // checked by Validate
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	ctl, err := controller.New(controller.Options{
 		OpenSource: func(ctx context.Context) (controller.Source, error) {
 			r, err := gitsource.Open(ctx, src)
@@ -113,6 +117,7 @@ func runController(ctx context.Context, g *globals, cfg config.Config) error {
 		Notify:       notifier.Notify,
 		StatusURL:    cfg.StatusURL,
 		Policy:       cfg.Policy,
+		Windows:      windows,
 		LoadTimeout:  cfg.LoadTimeout.Duration,
 		// berth's own folders and files: no stack may mount them.
 		PolicyRefused: cfg.OwnPaths(),

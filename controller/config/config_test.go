@@ -152,8 +152,12 @@ func TestValidate(t *testing.T) {
 		{"listen bad port", func(c *Config) { c.Listen = "localhost:http" }, `listen: "localhost:http" has no port number`},
 		{"poll too fast", func(c *Config) { c.Poll = "500ms" }, `poll: "500ms" is under the 1s minimum`},
 		{"poll garbage", func(c *Config) { c.Poll = "often" }, `poll: "often" is neither a duration nor a cron spec`},
-		{"windows", func(c *Config) { c.Windows = []Window{{Kind: "deny", Schedule: "0 22 * * *", Duration: "10h", Timezone: "Europe/Berlin"}} }, ""},
-		{"window time zone", func(c *Config) { c.Windows = []Window{{Kind: "deny", Schedule: "0 22 * * *", Duration: "10h", Timezone: "Mars/Olympus"}} }, `windows[0].timezone: "Mars/Olympus" is not a known time zone`},
+		{"windows", func(c *Config) {
+			c.Windows = []Window{{Kind: "deny", Schedule: "0 22 * * *", Duration: "10h", Timezone: "Europe/Berlin"}}
+		}, ""},
+		{"window time zone", func(c *Config) {
+			c.Windows = []Window{{Kind: "deny", Schedule: "0 22 * * *", Duration: "10h", Timezone: "Mars/Olympus"}}
+		}, `windows[0].timezone: "Mars/Olympus" is not a known time zone`},
 		{"window kind", func(c *Config) { c.Windows = []Window{{Kind: "maybe", Schedule: "0 22 * * *", Duration: "10h"}} }, `windows[0].kind: "maybe" is not allow or deny`},
 		{"drift", func(c *Config) { c.Drift = "fix" }, `drift: "fix" is not "correct" or "warn"`},
 		{"webhook bound negative", func(c *Config) { c.Webhooks.MaxConcurrent = -1 }, `webhooks.max_concurrent: -1 is negative`},
