@@ -143,7 +143,7 @@ func (s *stack) reconcile(ctx context.Context, head gitsource.Commit) {
 		}
 		o.head = c
 	}
-	next, actions := decide(st, s.look(st, o.head.Hash))
+	next, actions := decide(st, s.look(ctx, st, o.head.Hash))
 	s.adopt(o, st, next)
 	for _, a := range actions {
 		switch a {
@@ -157,13 +157,13 @@ func (s *stack) reconcile(ctx context.Context, head gitsource.Commit) {
 
 // look is what decide needs to know about target, found out (a Git diff)
 // only when the decision turns on it.
-func (s *stack) look(st store.StackState, target string) event {
+func (s *stack) look(ctx context.Context, st store.StackState, target string) event {
 	ev := event{kind: evLook, target: target, now: time.Now()}
 	if st.Suspended || target == st.Applied {
 		return ev
 	}
 	if st.Override == "" && st.Pinned != target {
-		open, next := compose.WindowOpen(s.windows(), ev.now)
+		open, next := compose.WindowOpen(s.windows(ctx, st.Applied), ev.now)
 		ev.windowClosed, ev.windowOpens = !open, next
 	}
 	if st.Failed != "" {
@@ -178,9 +178,18 @@ func (s *stack) look(st store.StackState, target string) event {
 
 // windows are the deploy windows a new commit of the stack waits for: the
 // host's and those of the stack's live commit (a commit cannot lift the
-// windows it would deploy under).
-func (s *stack) windows() []compose.Window {
+// windows it would deploy under). After a restart the live commit is
+// loaded here, as the drift check would load it.
+func (s *stack) windows(ctx context.Context, applied string) []compose.Window {
 	ws := s.c.o.Windows
+	if s.loaded == nil && applied != "" {
+		if l, err := s.load(ctx, applied); err == nil {
+			s.loaded = l
+			s.c.watchRules(l)
+		} else {
+			s.log.Error("reload the applied commit for its deploy windows", "commit", gitsource.Short(applied), "error", s.public(err))
+		}
+	}
 	if s.loaded != nil && len(s.loaded.settings.Windows) > 0 {
 		ws = append(slices.Clone(ws), s.loaded.settings.Windows...)
 	}

@@ -294,6 +294,9 @@ func printHistory(w io.Writer, stack string, h []store.Deploy) {
 	fmt.Fprintln(tw, "ID\tSTARTED\tTOOK\tCOMMIT\tOUTCOME\tAUTHOR\tMESSAGE")
 	for _, d := range h {
 		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%s\t%s\t%s\t%s\n", d.ID, d.Start.Local().Format("2006-01-02 15:04:05"), d.End.Sub(d.Start).Seconds(), gitsource.Short(d.Commit), oneLine(d.Outcome), oneLine(d.Author), oneLine(d.Message))
+		if d.By != "" {
+			fmt.Fprintf(tw, "\t\t\t\toutside the deploy windows, asked by %s\t\t\n", oneLine(d.By))
+		}
 		if d.Error != "" {
 			for _, line := range strings.Split(d.Error, "\n") {
 				fmt.Fprintf(tw, "\t\t\t\terror: %s\t\t\n", oneLine(line))
