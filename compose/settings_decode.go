@@ -17,8 +17,8 @@ import (
 type decoder struct {
 	where string // "service \"web\": x-berth", "x-berth", "FILE: x-berth"
 	// full decodes every stack key; without it only the keys a host needs
-	// before interpolation (hosts, prune_volumes) are read, the rest only
-	// known.
+	// before interpolation (hosts, prune_volumes, windows) are read, the
+	// rest only known.
 	full     bool
 	services types.Services // for exec probes, when full
 	errs     []error
@@ -115,9 +115,9 @@ func (d *decoder) stack(set *Settings, raw any) {
 				set.Watch = d.watch(key, v)
 			}
 		case "windows":
-			if d.full {
-				set.Windows = d.windows(key, v)
-			}
+			// Read before interpolation too: the loop decides on them
+			// before it loads a commit.
+			set.Windows = d.windows(key, v)
 		case "watch_failures":
 			if d.full {
 				if set.WatchFailures = d.integer(key, v); set.WatchFailures < 1 {
